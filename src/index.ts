@@ -3,4 +3,15 @@
  * calling the same function exported here. Nothing here imports the CLI layer.
  */
 export * from './lib/errors.js';
+export * from './lib/context.js';
+export { openDatabase, createPool, type DatabaseHandle, type OpenDatabaseOptions, type Sql, type Tx, type Queryable } from './lib/db/connect.js';
 export { startEmbeddedPostgres, defaultDataDir, type EmbeddedServer } from './lib/db/embedded.js';
+export * as schema from './lib/db/schema.js';
+export * as siteSchema from './lib/db/site-schema.js';
+export { recordAudit, listAudit, type AuditEntry, type AuditEntryInput } from './lib/audit.js';
+export * from './lib/migrations/files.js';
+export * from './lib/migrations/site.js';
+export * from './lib/migrations/shared.js';
+export * from './lib/network/init.js';
+export * from './lib/sites/index.js';
+export { normalizeEmail } from './lib/users/email.js';

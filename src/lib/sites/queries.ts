@@ -1,0 +1,30 @@
+import type { Queryable } from '../db/connect.js';
+import { NotFoundError } from '../errors.js';
+import type { Site } from './types.js';
+
+/** Channel that announces changes to sites and domains (caches of resolveHost listen on it). */
+export const SITES_CHANGED_CHANNEL = 'indigo_sites_changed';
+
+export function siteColumns(sql: Queryable) {
+  return sql`s.id, s.slug, s.name, s.schema_name as "schemaName", s.status, s.status_reason as "statusReason",
+    s.deleted_at as "deletedAt", s.deleted_by as "deletedBy", s.purge_after as "purgeAfter",
+    s.is_network_admin as "isNetworkAdmin", s.settings, s.created_at as "createdAt", s.updated_at as "updatedAt"`;
+}
+
+export async function findSiteBySlug(sql: Queryable, slug: string, options: { forUpdate?: boolean } = {}): Promise<Site | null> {
+  const [site] = await sql<Site[]>`
+    select ${siteColumns(sql)} from public.sites s where s.slug = ${slug}
+    ${options.forUpdate ? sql`for update` : sql``}`;
+  return site ?? null;
+}
+
+export async function getSiteBySlug(sql: Queryable, slug: string, options: { forUpdate?: boolean } = {}): Promise<Site> {
+  const site = await findSiteBySlug(sql, slug, options);
+  if (!site) throw new NotFoundError(`site "${slug}" does not exist`, { slug });
+  return site;
+}
+
+/** Tells other processes (resolveHost caches) that a site or its domains changed; sent at commit. */
+export async function notifySiteChanged(sql: Queryable, site: { id: number; slug: string }): Promise<void> {
+  await sql`select pg_notify(${SITES_CHANGED_CHANNEL}, ${JSON.stringify({ siteId: site.id, slug: site.slug })})`;
+}
