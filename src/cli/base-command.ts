@@ -1,0 +1,112 @@
+import { userInfo } from 'node:os';
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { openDatabase, type DatabaseHandle } from '../lib/db/connect.js';
+import type { Actor, IndigoContext, Logger } from '../lib/context.js';
+import { ExitCode, IndigoError } from '../lib/errors.js';
+import { assertNetworkInitialised, initNetwork } from '../lib/network/init.js';
+import { siteMigrationsDir } from '../lib/migrations/files.js';
+import { err as errColors } from './output.js';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof IndigoCommand)['baseFlags'] & T['flags']>;
+
+/**
+ * What every command shares: the database connection (a URL or the embedded PostgreSQL), the
+ * context passed to the library, `--json`, and the one place where errors become exit codes.
+ */
+export abstract class IndigoCommand extends Command {
+  static enableJsonFlag = true;
+
+  static baseFlags = {
+    'database-url': Flags.string({
+      env: 'DATABASE_URL',
+      helpGroup: 'GLOBAL',
+      description: 'PostgreSQL URL of the network database (default: the embedded PostgreSQL)',
+    }),
+    'data-dir': Flags.string({
+      env: 'INDIGO_DATA_DIR',
+      helpGroup: 'GLOBAL',
+      description: 'data folder of the embedded PostgreSQL',
+    }),
+    debug: Flags.boolean({ helpGroup: 'GLOBAL', description: 'print stack traces of errors' }),
+  };
+
+  /** `init` itself works on a database that is not initialised yet. */
+  protected requiresInitialisedNetwork = true;
+  private database?: DatabaseHandle;
+
+  protected readonly log$: Logger = {
+    info: (message) => this.logToStderr(message),
+    warn: (message) => this.logToStderr(errColors.yellow(`warning: ${message}`)),
+    debug: (message) => {
+      if (this.debugEnabled()) this.logToStderr(errColors.dim(message));
+    },
+  };
+
+  protected async openContext(flags: { 'database-url'?: string; 'data-dir'?: string }): Promise<IndigoContext> {
+    this.database = await openDatabase({
+      databaseUrl: flags['database-url'] || undefined,
+      dataDir: flags['data-dir'],
+      onNotice: (message) => this.logToStderr(errColors.dim(message)),
+    });
+    const ctx: IndigoContext = {
+      sql: this.database.sql,
+      actor: this.actor(),
+      log: this.log$,
+      siteMigrationsDir: siteMigrationsDir(),
+    };
+    if (this.requiresInitialisedNetwork) {
+      if (this.database.embedded) {
+        // A newcomer's first command on the embedded database sets the network up by itself.
+        const result = await initNetwork(ctx);
+        if (result.changed) this.logToStderr(errColors.dim('initialised the network on the embedded PostgreSQL'));
+      } else {
+        await assertNetworkInitialised(this.database.sql, this.database.target);
+      }
+    }
+    return ctx;
+  }
+
+  protected actor(): Actor {
+    let name = process.env.USER ?? 'unknown';
+    try {
+      name = userInfo().username;
+    } catch {
+      // no passwd entry (containers): keep $USER
+    }
+    return { kind: 'operator', name };
+  }
+
+  protected debugEnabled(): boolean {
+    return this.argv.includes('--debug') || /(^|,)indigo/.test(process.env.DEBUG ?? '');
+  }
+
+  protected async finally(error: Error | undefined): Promise<void> {
+    await this.database?.close().catch(() => {});
+    return super.finally(error);
+  }
+
+  /** JSON output is one plain document on stdout, never colourised. */
+  logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
+  async catch(error: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string }): Promise<void> {
+    const exitCode = exitCodeOf(error);
+    process.exitCode = exitCode;
+    const code = error instanceof IndigoError ? error.code : exitCode === ExitCode.usage ? 'USAGE' : exitCode === ExitCode.cancelled ? 'CANCELLED' : 'UNEXPECTED';
+    const message = exitCode === ExitCode.cancelled ? 'cancelled' : error.message;
+    if (this.jsonEnabled()) {
+      this.logJson({ error: { code, message, exitCode, ...(error instanceof IndigoError && error.details ? { details: error.details } : {}) } });
+    } else {
+      this.logToStderr(`${errColors.red('Error:')} ${message}`);
+    }
+    if (this.debugEnabled() && error.stack) this.logToStderr(errColors.dim(error.stack));
+  }
+}
+
+export function exitCodeOf(error: Error & { exitCode?: number; oclif?: { exit?: number } }): number {
+  if (error instanceof IndigoError) return error.exitCode;
+  if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') return ExitCode.cancelled;
+  if (typeof error.oclif?.exit === 'number') return error.oclif.exit;
+  return ExitCode.unexpected;
+}
