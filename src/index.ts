@@ -13,5 +13,6 @@ export * from './lib/migrations/files.js';
 export * from './lib/migrations/site.js';
 export * from './lib/migrations/shared.js';
 export * from './lib/network/init.js';
+export * from './lib/policy.js';
 export * from './lib/sites/index.js';
 export { normalizeEmail } from './lib/users/email.js';

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/connect.js';
+import { LOCK_CLASS_SITE } from '../db/locks.js';
 import { NotFoundError } from '../errors.js';
 import type { Site } from './types.js';
 
@@ -27,4 +28,12 @@ export async function getSiteBySlug(sql: Queryable, slug: string, options: { for
 /** Tells other processes (resolveHost caches) that a site or its domains changed; sent at commit. */
 export async function notifySiteChanged(sql: Queryable, site: { id: number; slug: string }): Promise<void> {
   await sql`select pg_notify(${SITES_CHANGED_CHANNEL}, ${JSON.stringify({ siteId: site.id, slug: site.slug })})`;
+}
+
+/**
+ * Serialises lifecycle operations on one site (clone, delete, suspend, migrate …) for the rest
+ * of the caller's transaction.
+ */
+export async function lockSite(sql: Queryable, siteId: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${siteId})`;
 }

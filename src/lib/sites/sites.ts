@@ -1,6 +1,7 @@
 import type { Queryable, Tx } from '../db/connect.js';
 import { recordAudit } from '../audit.js';
-import type { IndigoContext } from '../context.js';
+import type { Actor, IndigoContext } from '../context.js';
+import { authorize } from '../policy.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { MigrationSet } from '../migrations/files.js';
 import { applySiteMigrations, loadSiteMigrations } from '../migrations/site.js';
@@ -34,6 +35,7 @@ export function validateSiteName(name: string): string {
  * rolls back the open transaction when the connection drops).
  */
 export async function createSite(ctx: IndigoContext, input: CreateSiteInput): Promise<CreateSiteResult> {
+  authorize(ctx.actor, 'site.create');
   const slug = validateSlug(input.slug);
   const name = validateSiteName(input.name ?? nameFromSlug(slug));
   const migrations = await loadSiteMigrations(ctx.siteMigrationsDir);
@@ -80,7 +82,8 @@ export interface SiteListItem extends Site {
 }
 
 /** Without a status: every site that is not soft-deleted. */
-export async function listSites(ctx: { sql: Queryable }, options: { status?: SiteListStatus } = {}): Promise<SiteListItem[]> {
+export async function listSites(ctx: { sql: Queryable; actor: Actor }, options: { status?: SiteListStatus } = {}): Promise<SiteListItem[]> {
+  authorize(ctx.actor, 'site.list');
   const { sql } = ctx;
   const status = options.status;
   const filter =
@@ -108,7 +111,8 @@ export interface SiteDetail extends Site {
   members: { total: number; byRole: Record<string, number> };
 }
 
-export async function showSite(ctx: { sql: Queryable }, slug: string): Promise<SiteDetail> {
+export async function showSite(ctx: { sql: Queryable; actor: Actor }, slug: string): Promise<SiteDetail> {
+  authorize(ctx.actor, 'site.show');
   const { sql } = ctx;
   const site = await getSiteBySlug(sql, slug);
   const [domains, roles] = await Promise.all([
@@ -146,6 +150,7 @@ export function parseSettingAssignment(assignment: string): [string, unknown] {
 }
 
 export async function updateSite(ctx: IndigoContext, input: UpdateSiteInput): Promise<{ site: Site; changed: string[] }> {
+  authorize(ctx.actor, 'site.update');
   const name = input.name === undefined ? undefined : validateSiteName(input.name);
   for (const key of Object.keys(input.settings ?? {})) {
     if (!SETTING_KEY.test(key)) throw new ValidationError(`invalid setting key ${JSON.stringify(key)}`);
