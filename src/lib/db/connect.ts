@@ -65,13 +65,19 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
 
 /**
  * A postgres.js pool with indigo-sites' conventions: bigint (ids, counts) parsed as numbers —
- * safe below 2^53, far beyond any site or row count — and notices silenced.
+ * safe below 2^53, far beyond any site or row count — notices silenced, and dead clients noticed.
  */
 export function createPool(url: string, options: postgres.Options<Record<string, postgres.PostgresType>> = {}): Sql {
   return postgres(url, {
     onnotice: () => {},
-    connection: { application_name: 'indigo-sites' },
     ...options,
+    connection: {
+      application_name: 'indigo-sites',
+      // A killed client's running statement is cancelled within a second (PostgreSQL ≥ 14)
+      // instead of holding its locks until it finishes.
+      client_connection_check_interval: '1s',
+      ...options.connection,
+    },
     types: {
       bigint: { to: 20, from: [20], serialize: (value: number | bigint) => value.toString(), parse: (value: string) => Number(value) },
       ...options.types,

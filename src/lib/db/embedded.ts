@@ -66,6 +66,12 @@ export async function startEmbeddedPostgres(options: {
   let credentials: Credentials;
   try {
     const runAs = await serverUser();
+    if (runAs) {
+      // The server user must pass through the data folder (search only: it cannot list it, and
+      // credentials.json stays 0600).
+      const { mode } = await fs.stat(dataDir);
+      if ((mode & 0o001) === 0) await fs.chmod(dataDir, (mode & 0o7777) | 0o001);
+    }
     const bin = await binaries(dataDir, runAs);
     const pgdata = path.join(dataDir, 'pgdata');
     if (!(await exists(path.join(pgdata, 'PG_VERSION')))) {
