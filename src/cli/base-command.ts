@@ -35,18 +35,23 @@ export abstract class IndigoCommand extends Command {
   private database?: DatabaseHandle;
 
   protected readonly log$: Logger = {
-    info: (message) => this.logToStderr(message),
-    warn: (message) => this.logToStderr(errColors.yellow(`warning: ${message}`)),
+    info: (message) => this.stderr(message),
+    warn: (message) => this.stderr(errColors.yellow(`warning: ${message}`)),
     debug: (message) => {
-      if (this.debugEnabled()) this.logToStderr(errColors.dim(message));
+      if (this.debugEnabled()) this.stderr(errColors.dim(message));
     },
   };
+
+  /** Notices, warnings and progress: always stderr, also with --json (oclif's logToStderr is silent then). */
+  protected stderr(message: string): void {
+    process.stderr.write(`${message}\n`);
+  }
 
   protected async openContext(flags: { 'database-url'?: string; 'data-dir'?: string }): Promise<IndigoContext> {
     this.database = await openDatabase({
       databaseUrl: flags['database-url'] || undefined,
       dataDir: flags['data-dir'],
-      onNotice: (message) => this.logToStderr(errColors.dim(message)),
+      onNotice: (message) => this.stderr(errColors.dim(message)),
     });
     const ctx: IndigoContext = {
       sql: this.database.sql,
@@ -58,7 +63,7 @@ export abstract class IndigoCommand extends Command {
       if (this.database.embedded) {
         // A newcomer's first command on the embedded database sets the network up by itself.
         const result = await initNetwork(ctx);
-        if (result.changed) this.logToStderr(errColors.dim('initialised the network on the embedded PostgreSQL'));
+        if (result.changed) this.stderr(errColors.dim('initialised the network on the embedded PostgreSQL'));
       } else {
         await assertNetworkInitialised(this.database.sql, this.database.target);
       }
@@ -98,9 +103,9 @@ export abstract class IndigoCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: { code, message, exitCode, ...(error instanceof IndigoError && error.details ? { details: error.details } : {}) } });
     } else {
-      this.logToStderr(`${errColors.red('Error:')} ${message}`);
+      this.stderr(`${errColors.red('Error:')} ${message}`);
     }
-    if (this.debugEnabled() && error.stack) this.logToStderr(errColors.dim(error.stack));
+    if (this.debugEnabled() && error.stack) this.stderr(errColors.dim(error.stack));
   }
 }
 
