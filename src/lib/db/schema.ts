@@ -64,6 +64,10 @@ export const siteDomains = pgTable(
     lastCheckedAt: timestamp('last_checked_at', { withTimezone: true }),
     lastError: text('last_error'),
     firstFailedAt: timestamp('first_failed_at', { withTimezone: true }),
+    // A DNS check in progress: which verification run holds the domain and until when. The lease
+    // keeps two workers from checking one domain at once and lapses if its holder dies.
+    checkClaim: text('check_claim'),
+    checkClaimedUntil: timestamp('check_claimed_until', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [
