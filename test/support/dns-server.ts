@@ -115,15 +115,15 @@ export async function startTestDnsServer(options: TestDnsServerOptions = {}): Pr
     return false;
   };
 
-  const toResource = (owner: string, record: TestDnsRecord): DnsPacket.Resource => {
+  const toResource = (owner: string, record: TestDnsRecord): dns2.Packet.Resource => {
     const base = { name: owner, class: Packet.CLASS.IN, ttl: record.ttl ?? 0 };
     switch (record.type) {
       case 'TXT':
-        return { ...base, type: Packet.TYPE.TXT, data: typeof record.value === 'string' ? [record.value] : [...record.value] } as DnsPacket.Resource;
+        return { ...base, type: Packet.TYPE.TXT, data: typeof record.value === 'string' ? [record.value] : [...record.value] } as dns2.Packet.Resource;
       case 'CNAME':
-        return { ...base, type: Packet.TYPE.CNAME, domain: key(record.target) } as DnsPacket.Resource;
+        return { ...base, type: Packet.TYPE.CNAME, domain: key(record.target) } as dns2.Packet.Resource;
       case 'A':
-        return { ...base, type: Packet.TYPE.A, address: record.address } as DnsPacket.Resource;
+        return { ...base, type: Packet.TYPE.A, address: record.address } as dns2.Packet.Resource;
     }
   };
 
