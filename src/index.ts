@@ -15,4 +15,6 @@ export * from './lib/migrations/shared.js';
 export * from './lib/network/init.js';
 export * from './lib/policy.js';
 export * from './lib/sites/index.js';
-export { normalizeEmail } from './lib/users/email.js';
+export * from './lib/users/index.js';
+export * from './lib/members/index.js';
+export * from './lib/actor.js';

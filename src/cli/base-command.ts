@@ -5,6 +5,8 @@ import type { Actor, IndigoContext, Logger } from '../lib/context.js';
 import { ExitCode, IndigoError } from '../lib/errors.js';
 import { assertNetworkInitialised, initNetwork } from '../lib/network/init.js';
 import { siteMigrationsDir } from '../lib/migrations/files.js';
+import { resolveActor } from '../lib/actor.js';
+import { normalizeEmail } from '../lib/users/email.js';
 import { err as errColors } from './output.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof IndigoCommand)['baseFlags'] & T['flags']>;
@@ -28,6 +30,12 @@ export abstract class IndigoCommand extends Command {
       description: 'data folder of the embedded PostgreSQL',
     }),
     debug: Flags.boolean({ helpGroup: 'GLOBAL', description: 'print stack traces of errors' }),
+    as: Flags.string({
+      env: 'INDIGO_ACTOR',
+      helpGroup: 'GLOBAL',
+      helpValue: 'EMAIL',
+      description: "act as this user, with the user's network role (default: the local operator, with full rights)",
+    }),
   };
 
   /** `init` itself works on a database that is not initialised yet. */
@@ -47,7 +55,9 @@ export abstract class IndigoCommand extends Command {
     process.stderr.write(`${message}\n`);
   }
 
-  protected async openContext(flags: { 'database-url'?: string; 'data-dir'?: string }): Promise<IndigoContext> {
+  protected async openContext(flags: { 'database-url'?: string; 'data-dir'?: string; as?: string }): Promise<IndigoContext> {
+    // A malformed email is a usage error before anything is opened.
+    const actAs = flags.as ? normalizeEmail(flags.as) : undefined;
     this.database = await openDatabase({
       databaseUrl: flags['database-url'] || undefined,
       dataDir: flags['data-dir'],
@@ -68,6 +78,7 @@ export abstract class IndigoCommand extends Command {
         await assertNetworkInitialised(this.database.sql, this.database.target);
       }
     }
+    if (actAs) ctx.actor = await resolveActor(this.database.sql, actAs);
     return ctx;
   }
 

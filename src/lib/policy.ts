@@ -3,7 +3,8 @@ import { ForbiddenError } from './errors.js';
 
 /**
  * Who may do what, at a glance. The CLI's local operator (no INDIGO_ACTOR) holds the database
- * credentials and may do everything; users act with their network role.
+ * credentials and may do everything; users act with their network role, and a role that is not
+ * listed for an action (always `none`) may not do it.
  */
 export const POLICY = {
   'site.list': ['staff', 'superadmin'],
@@ -20,12 +21,16 @@ export const POLICY = {
   'site.clone': ['superadmin'],
   'site.migrate': ['superadmin'],
   'domain.manage': ['superadmin'],
+  'member.list': ['superadmin'],
   'member.manage': ['superadmin'],
+  'user.list': ['superadmin'],
   'user.manage': ['superadmin'],
   'audit.list': ['superadmin'],
 } as const satisfies Record<string, readonly NetworkRole[]>;
 
 export type PolicyAction = keyof typeof POLICY;
+
+export const POLICY_ACTIONS = Object.keys(POLICY) as PolicyAction[];
 
 export function isAllowed(actor: Actor, action: PolicyAction): boolean {
   if (actor.kind === 'operator') return true;
@@ -36,6 +41,7 @@ export function isAllowed(actor: Actor, action: PolicyAction): boolean {
 export function authorize(actor: Actor, action: PolicyAction): void {
   if (!isAllowed(actor, action)) {
     const who = actor.kind === 'user' ? `${actor.email} (network role ${actor.networkRole})` : actor.name;
-    throw new ForbiddenError(`${who} may not ${action.replace('.', ' ')}`, { action, actor: who });
+    const allowed = POLICY[action] as readonly NetworkRole[];
+    throw new ForbiddenError(`${who} may not ${action}: it needs network role ${allowed.join(' or ')}`, { action, actor: who, allowedRoles: allowed });
   }
 }
