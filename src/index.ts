@@ -18,3 +18,4 @@ export * from './lib/sites/index.js';
 export * from './lib/users/index.js';
 export * from './lib/members/index.js';
 export * from './lib/actor.js';
+export * from './lib/domains/index.js';
