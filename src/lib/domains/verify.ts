@@ -287,7 +287,7 @@ function describe(claim: ClaimedDomain, decision: Decision, dns: DnsCheckResult,
   if (decision.transition === 'failed') {
     return `${dns.message} It has failed since ${written.firstFailedAt?.toISOString()}, longer than the grace period (${grace}): ${claim.domain} is now failed and no longer resolves.`;
   }
-  if (written.state === 'verified' && written.failsAt && dns.outcome !== 'verified') {
+  if (written.state === 'verified' && written.failsAt && (dns.outcome === 'no_record' || dns.outcome === 'wrong_value')) {
     return `${dns.message} Failing since ${written.firstFailedAt?.toISOString()}: ${claim.domain} stays verified until ${written.failsAt.toISOString()} (grace period ${grace}) unless the record is back by then.`;
   }
   return dns.message;
