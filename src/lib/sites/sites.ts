@@ -49,12 +49,32 @@ export async function insertSite(
   input: { slug: string; name: string; isNetworkAdmin: boolean },
   migrations: MigrationSet,
 ): Promise<CreateSiteResult> {
+  const { id, schemaName } = await reserveSite(tx, input);
+  const applied = await applySiteMigrations(tx, schemaName, migrations, { history: [] });
+  const site = { id, slug: input.slug };
+  await recordAudit(tx, ctx.actor, { action: 'site.create', site, details: { name: input.name, schema: schemaName, migrations: applied.map((m) => m.name) } });
+  await notifySiteChanged(tx, site);
+  return { site: await getSiteBySlug(tx, input.slug), migrationsApplied: applied.map((m) => m.name) };
+}
+
+export interface ReserveSiteInput {
+  slug: string;
+  name: string;
+  isNetworkAdmin: boolean;
+  settings?: Record<string, unknown>;
+}
+
+/**
+ * Inserts the site row and creates its empty schema inside the caller's transaction: what
+ * site:create and site:clone share before they fill the schema in their own ways.
+ */
+export async function reserveSite(tx: Tx, input: ReserveSiteInput): Promise<{ id: number; schemaName: string }> {
   const schemaName = schemaNameForSlug(input.slug);
   // ON CONFLICT waits for a concurrent creator of the same slug to finish, then does nothing if
   // it committed: of N simultaneous creators exactly one inserts.
   const [inserted] = await tx<{ id: number }[]>`
-    insert into public.sites (slug, name, schema_name, is_network_admin)
-    values (${input.slug}, ${input.name}, ${schemaName}, ${input.isNetworkAdmin})
+    insert into public.sites (slug, name, schema_name, is_network_admin, settings)
+    values (${input.slug}, ${input.name}, ${schemaName}, ${input.isNetworkAdmin}, ${tx.json((input.settings ?? {}) as never)})
     on conflict do nothing
     returning id`;
   if (!inserted) throw new ConflictError(`site "${input.slug}" already exists`, { slug: input.slug });
@@ -66,11 +86,7 @@ export async function insertSite(
     }
     throw error;
   }
-  const applied = await applySiteMigrations(tx, schemaName, migrations, { history: [] });
-  const site = { id: inserted.id, slug: input.slug };
-  await recordAudit(tx, ctx.actor, { action: 'site.create', site, details: { name: input.name, schema: schemaName, migrations: applied.map((m) => m.name) } });
-  await notifySiteChanged(tx, site);
-  return { site: await getSiteBySlug(tx, input.slug), migrationsApplied: applied.map((m) => m.name) };
+  return { id: inserted.id, schemaName };
 }
 
 export type SiteListStatus = SiteStatus | 'deleted' | 'all';
