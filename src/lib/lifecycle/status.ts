@@ -1,0 +1,56 @@
+import { recordAudit } from '../audit.js';
+import type { IndigoContext } from '../context.js';
+import { ValidationError } from '../errors.js';
+import { authorize } from '../policy.js';
+import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
+import type { Site } from '../sites/types.js';
+import { lockSiteForLifecycle, refuseDeleted, refuseNetworkAdmin } from './locked-site.js';
+
+export const MAX_STATUS_REASON_LENGTH = 500;
+
+export interface SiteStatusChange {
+  site: Site;
+  /** False when the site already had the requested status: nothing was written. */
+  changed: boolean;
+}
+
+export function validateStatusReason(reason: string | undefined): string | null {
+  if (reason === undefined) return null;
+  const trimmed = reason.trim();
+  if (!trimmed) throw new ValidationError('the reason is empty; leave --reason out instead');
+  if (trimmed.length > MAX_STATUS_REASON_LENGTH) throw new ValidationError(`the reason is longer than ${MAX_STATUS_REASON_LENGTH} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new ValidationError('the reason contains control characters');
+  return trimmed;
+}
+
+/**
+ * Suspends a site: its data, domains and members stay; resolvers report it as suspended.
+ * Suspending a suspended site changes nothing (not even its reason) and says so.
+ */
+export async function suspendSite(ctx: IndigoContext, input: { slug: string; reason?: string }): Promise<SiteStatusChange> {
+  authorize(ctx.actor, 'site.suspend');
+  const reason = validateStatusReason(input.reason);
+  return ctx.sql.begin(async (tx) => {
+    const site = await lockSiteForLifecycle(tx, input.slug);
+    refuseNetworkAdmin(site, 'suspended');
+    refuseDeleted(site, 'suspended');
+    if (site.status === 'suspended') return { site, changed: false };
+    await tx`update public.sites set status = 'suspended', status_reason = ${reason}, updated_at = now() where id = ${site.id}`;
+    await recordAudit(tx, ctx.actor, { action: 'site.suspend', site, details: { reason } });
+    await notifySiteChanged(tx, site);
+    return { site: await getSiteBySlug(tx, site.slug), changed: true };
+  });
+}
+
+export async function unsuspendSite(ctx: IndigoContext, input: { slug: string }): Promise<SiteStatusChange> {
+  authorize(ctx.actor, 'site.unsuspend');
+  return ctx.sql.begin(async (tx) => {
+    const site = await lockSiteForLifecycle(tx, input.slug);
+    refuseDeleted(site, 'unsuspended');
+    if (site.status === 'active') return { site, changed: false };
+    await tx`update public.sites set status = 'active', status_reason = null, updated_at = now() where id = ${site.id}`;
+    await recordAudit(tx, ctx.actor, { action: 'site.unsuspend', site, details: { previousReason: site.statusReason } });
+    await notifySiteChanged(tx, site);
+    return { site: await getSiteBySlug(tx, site.slug), changed: true };
+  });
+}
