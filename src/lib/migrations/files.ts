@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
+import { splitSqlStatements } from './statements.js';
 
 export interface MigrationFile {
   /** The journal tag, e.g. `0000_cms`; the file is `<name>.sql`. */
@@ -27,6 +28,8 @@ export const packagedSiteMigrationsDir = path.join(packageRoot, 'migrations', 's
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const NO_TRANSACTION_MARKER = /^\s*--\s*indigo:no-transaction\b/;
+/** Statements that would end or split the one transaction a site's migrations run in. */
+const TRANSACTION_CONTROL = /^(?:(?:--[^\n]*\n|\s)*)(?:begin|commit|rollback|abort|end|start\s+transaction|savepoint|release|prepare\s+transaction)\b/i;
 
 interface Journal {
   entries: { idx: number; tag: string }[];
@@ -65,7 +68,12 @@ export async function loadMigrationSet(dir: string): Promise<MigrationSet> {
         if (error.code === 'ENOENT') throw new MigrationIntegrityError(`migration ${name} is registered in ${journalPath} but ${file} is missing`);
         throw error;
       });
-      return { name, file, sql: text, checksum: checksumOf(text), transactional: !NO_TRANSACTION_MARKER.test(text) };
+      const transactional = !NO_TRANSACTION_MARKER.test(text);
+      const control = transactional ? splitSqlStatements(text).find((statement) => TRANSACTION_CONTROL.test(statement)) : undefined;
+      if (control) {
+        throw new ValidationError(`migration ${file} contains ${JSON.stringify(control.split(/\s+/, 2).join(' '))}: the runner wraps each site's migrations in one transaction itself; mark the file "-- indigo:no-transaction" if it must run outside one`, { file });
+      }
+      return { name, file, sql: text, checksum: checksumOf(text), transactional };
     }),
   );
   return { dir, migrations };

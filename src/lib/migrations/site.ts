@@ -2,6 +2,7 @@ import type { Queryable, Tx } from '../db/connect.js';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
 import { SITE_SCHEMA_PLACEHOLDER } from '../db/site-schema.js';
 import { loadMigrationSet, siteMigrationsDir, type MigrationFile, type MigrationSet } from './files.js';
+import { splitSqlStatements, withoutConcurrently } from './statements.js';
 
 export const SITE_HISTORY_TABLE = 'indigo_migrations';
 const SCHEMA_NAME = /^site_[a-z][a-z0-9_]{0,57}$/;
@@ -87,32 +88,60 @@ export function historyTableDdl(schemaName: string): string {
 );`;
 }
 
+export interface SiteMigrationBatchOptions {
+  /** SQL run once the history table exists and before the first migration: a check that raises to abort the batch. */
+  guard?: string;
+  /**
+   * Raise a NOTICE `indigo:migration <schema> <name>` as each migration starts: notices reach the
+   * client even when the transaction then fails, so the caller can name the migration that failed.
+   */
+  announce?: boolean;
+  /**
+   * The schema was created in this same transaction: migrations marked no-transaction run inside
+   * the batch with CONCURRENTLY removed (see withoutConcurrently). Refused otherwise.
+   */
+  newSchema?: boolean;
+}
+
+export const MIGRATION_NOTICE_PREFIX = 'indigo:migration ';
+
 /**
- * One simple-protocol batch that applies the given (transactional) migrations to a site schema
- * and records each with its server-measured duration: a site costs one round trip however many
- * statements its migrations hold. Names and checksums are validated by the loader and the schema
- * name by assertSiteSchemaName, so the literals below cannot break out.
+ * One simple-protocol batch that applies the given migrations to a site schema and records each
+ * with its server-measured duration: a site costs one round trip however many statements its
+ * migrations hold. Names and checksums are validated by the loader and the schema name by
+ * assertSiteSchemaName, so the literals below cannot break out.
  */
-export function siteMigrationBatch(schemaName: string, migrations: MigrationFile[]): string {
+export function siteMigrationBatch(schemaName: string, migrations: MigrationFile[], options: SiteMigrationBatchOptions = {}): string {
   assertSiteSchemaName(schemaName);
   // Hand-written migrations name objects unqualified: they must land in the site schema. The
   // caller's search_path is restored afterwards because the batch runs inside its transaction.
   const parts = [
     historyTableDdl(schemaName),
+    ...(options.guard ? [options.guard] : []),
     `select set_config('indigo.saved_search_path', current_setting('search_path'), true);`,
     `set local search_path = "${schemaName}", public;`,
   ];
   for (const migration of migrations) {
-    if (!migration.transactional) throw new ValidationError(`migration ${migration.name} runs outside a transaction and cannot be batched`);
+    if (!migration.transactional && !options.newSchema) throw new ValidationError(`migration ${migration.name} runs outside a transaction and cannot be batched`);
+    const rendered = renderSiteMigration(migration, schemaName);
     parts.push(
-      `select set_config('indigo.migration_started', clock_timestamp()::text, true);`,
-      renderSiteMigration(migration, schemaName),
-      `;\ninsert into "${schemaName}".${SITE_HISTORY_TABLE} (name, checksum, duration_ms) values ('${migration.name}', '${migration.checksum}', ` +
-        `round(extract(epoch from clock_timestamp() - current_setting('indigo.migration_started')::timestamptz) * 1000)::int);`,
+      options.announce
+        ? `do $indigo$ begin perform set_config('indigo.migration_started', clock_timestamp()::text, true); ` +
+            `raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}'; end $indigo$;`
+        : `select set_config('indigo.migration_started', clock_timestamp()::text, true);`,
+      migration.transactional ? rendered : splitSqlStatements(rendered).map(withoutConcurrently).join('\n;\n'),
+      // The newline ends a trailing `-- comment` in the file before the semicolon.
+      `\n;\n${historyInsert(schemaName, migration, `round(extract(epoch from clock_timestamp() - current_setting('indigo.migration_started')::timestamptz) * 1000)::int`)}`,
     );
   }
   parts.push(`select set_config('search_path', current_setting('indigo.saved_search_path'), true);`);
   return parts.join('\n');
+}
+
+/** The history row of one migration; `durationSql` is a SQL expression, never user input. */
+export function historyInsert(schemaName: string, migration: Pick<MigrationFile, 'name' | 'checksum'>, durationSql: string): string {
+  assertSiteSchemaName(schemaName);
+  return `insert into "${schemaName}".${SITE_HISTORY_TABLE} (name, checksum, duration_ms) values ('${migration.name}', '${migration.checksum}', ${durationSql});`;
 }
 
 export interface ApplySiteMigrationsOptions {
@@ -127,6 +156,13 @@ export interface ApplySiteMigrationsOptions {
 export async function applySiteMigrations(tx: Tx, schemaName: string, set: MigrationSet, options: ApplySiteMigrationsOptions = {}): Promise<MigrationFile[]> {
   const history = options.history ?? (await readSiteHistory(tx, schemaName));
   const pending = pendingSiteMigrations(set, history, schemaName);
-  await tx.unsafe(siteMigrationBatch(schemaName, pending));
+  // A schema without history is being set up from nothing in the caller's transaction (site:create):
+  // its tables are new and empty, so no-transaction migrations can run inside it.
+  const newSchema = history.length === 0;
+  const outside = pending.find((migration) => !migration.transactional);
+  if (outside && !newSchema) {
+    throw new ValidationError(`migration ${outside.name} must run outside a transaction on an existing site: apply it with migrateSites (indigo-sites migrate:sites)`, { migration: outside.name });
+  }
+  await tx.unsafe(siteMigrationBatch(schemaName, pending, { newSchema }));
   return pending;
 }
