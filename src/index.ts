@@ -9,9 +9,7 @@ export { startEmbeddedPostgres, defaultDataDir, type EmbeddedServer } from './li
 export * as schema from './lib/db/schema.js';
 export * as siteSchema from './lib/db/site-schema.js';
 export { recordAudit, listAudit, type AuditEntry, type AuditEntryInput } from './lib/audit.js';
-export * from './lib/migrations/files.js';
-export * from './lib/migrations/site.js';
-export * from './lib/migrations/shared.js';
+export * from './lib/migrations/index.js';
 export * from './lib/network/init.js';
 export * from './lib/policy.js';
 export * from './lib/sites/index.js';

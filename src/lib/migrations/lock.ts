@@ -1,0 +1,119 @@
+import postgres from 'postgres';
+import type { Queryable, Sql } from '../db/connect.js';
+import { LOCK_CLASS, LockKey } from '../db/locks.js';
+import { ConflictError } from '../errors.js';
+
+/** What pg_stat_activity says about the session that holds the migrate:sites lock. */
+export interface MigrateLockHolder {
+  pid: number;
+  applicationName: string;
+  clientAddr: string | null;
+  backendStart: Date;
+  user: string;
+}
+
+export const MIGRATE_APPLICATION_NAME = 'indigo-sites migrate:sites';
+
+export function describeLockHolder(holder: MigrateLockHolder | null): string {
+  if (!holder) return 'another session (it released the lock as we looked)';
+  const parts = [`pid ${holder.pid}`, `application "${holder.applicationName}"`, `user ${holder.user}`];
+  parts.push(holder.clientAddr ? `client ${holder.clientAddr}` : 'local socket');
+  parts.push(`connected since ${holder.backendStart.toISOString()}`);
+  return parts.join(', ');
+}
+
+export async function findMigrateLockHolder(sql: Queryable): Promise<MigrateLockHolder | null> {
+  // Two-int advisory locks show their keys as classid/objid with objsubid 2.
+  const [holder] = await sql<MigrateLockHolder[]>`
+    select a.pid, coalesce(a.application_name, '') as "applicationName", host(a.client_addr) as "clientAddr",
+      a.backend_start as "backendStart", coalesce(a.usename::text, '') as user
+    from pg_locks l join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
+      and l.classid = ${LOCK_CLASS} and l.objid = ${LockKey.migrateSites} and l.objsubid = 2`;
+  return holder ?? null;
+}
+
+/**
+ * A separate client, derived from `sql` (same server, credentials and type parsers), with its own
+ * pool size and application name, so migrate:sites sessions are recognisable in pg_stat_activity.
+ */
+export function derivedClient(
+  sql: Sql,
+  options: { max: number; longLived?: boolean; onclose?: () => void; onnotice?: (notice: postgres.Notice) => void; settings?: Record<string, string> },
+): Sql {
+  const base = sql.options as unknown as Record<string, unknown> & { connection: Record<string, unknown> };
+  return postgres({
+    ...base,
+    max: options.max,
+    // A connection that holds a session lock must never be recycled by the pool (postgres.js
+    // closes idle connections and retires old ones by default).
+    ...(options.longLived ? { idle_timeout: null, max_lifetime: null } : {}),
+    onclose: options.onclose,
+    onnotice: options.onnotice ?? (() => {}),
+    // Settings sent at connection start are session defaults without any SET being run.
+    connection: { ...base.connection, application_name: MIGRATE_APPLICATION_NAME, ...options.settings },
+  } as postgres.Options<Record<string, postgres.PostgresType>>) as unknown as Sql;
+}
+
+export interface MigrateLock {
+  /** Backend pid of the session holding the lock (for the per-site check that it still does). */
+  pid: number;
+  /** True once the lock's connection closed (killed, pg_terminate_backend): the run must stop. */
+  readonly lost: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the database-wide migrate:sites lock: a session-level advisory lock on a connection of its
+ * own, so it dies with its holder — a killed or terminated runner never leaves the database locked.
+ * Without `wait`, a held lock is refused at once (exit 4) naming its holder; with it, `onWait`
+ * hears who holds it and the call blocks until it is released.
+ */
+export async function acquireMigrateLock(sql: Sql, options: { wait: boolean; onWait?: (holder: MigrateLockHolder | null) => void }): Promise<MigrateLock> {
+  let lost = false;
+  let releasing = false;
+  const client = derivedClient(sql, { max: 1, longLived: true, onclose: () => { if (!releasing) lost = true; } });
+  try {
+    const [{ pid, locked }] = await client<{ pid: number; locked: boolean }[]>`
+      select pg_backend_pid() as pid, pg_try_advisory_lock(${LOCK_CLASS}, ${LockKey.migrateSites}) as locked`;
+    if (!locked) {
+      const holder = await findMigrateLockHolder(client);
+      if (!options.wait) {
+        throw new ConflictError(`another migrate:sites is running on this database (${describeLockHolder(holder)}); wait for it, or run without --no-wait to queue behind it`, { holder });
+      }
+      options.onWait?.(holder);
+      // lock_timeout only for this wait (a database default would otherwise cut it short); the
+      // session lock itself outlives the implicit transaction.
+      await client.unsafe(`select set_config('lock_timeout', '0', true); select pg_advisory_lock(${LOCK_CLASS}, ${LockKey.migrateSites});`);
+    }
+    return {
+      pid,
+      get lost() {
+        return lost;
+      },
+      async release() {
+        releasing = true;
+        // Ending the connection releases a session lock; unlocking first keeps pg_locks clean at once.
+        if (!lost) await client`select pg_advisory_unlock(${LOCK_CLASS}, ${LockKey.migrateSites})`.catch(() => {});
+        await client.end({ timeout: 5 });
+      },
+    };
+  } catch (error) {
+    releasing = true;
+    await client.end({ timeout: 5 });
+    throw error;
+  }
+}
+
+/**
+ * SQL that raises (SQLSTATE IX002) unless the session `pid` still holds the migrate:sites lock:
+ * run inside each site's transaction, it guarantees no site is migrated by a runner that lost it.
+ */
+export function migrateLockGuard(pid: number): string {
+  if (!Number.isSafeInteger(pid)) throw new TypeError(`invalid backend pid ${pid}`);
+  return `if not exists (select 1 from pg_locks where locktype = 'advisory' and granted and pid = ${pid} and classid = ${LOCK_CLASS} and objid = ${LockKey.migrateSites} and objsubid = 2) then
+    raise exception using errcode = '${LOCK_LOST_SQLSTATE}', message = 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)';
+  end if;`;
+}
+
+export const LOCK_LOST_SQLSTATE = 'IX002';
