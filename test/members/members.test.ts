@@ -12,7 +12,8 @@ import {
   type IndigoContext,
 } from '../../src/index.js';
 import { LOCK_CLASS_SITE } from '../../src/lib/db/locks.js';
-import { hardDeleteSite, restoreSite, softDeleteSite } from '../../src/lib/lifecycle/index.js';
+import { hardDeleteSite } from '../../src/lib/lifecycle/hard-delete.js';
+import { restoreSite, softDeleteSite } from '../../src/lib/lifecycle/soft-delete.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
 import { networkState } from './network-state.js';
 
