@@ -70,12 +70,14 @@ async function writeFile(configDir: string, content: ActiveSiteFile): Promise<vo
   await fs.rename(temporary, file);
 }
 
+/** An unreadable file is replaced (saying so): choosing or forgetting a site is how to repair it. */
 async function readFileForRewrite(configDir: string): Promise<ActiveSiteFile> {
   try {
     return await readFile(configDir);
   } catch (error) {
-    if (error instanceof ConflictError) return { version: 1, databases: {} };
-    throw error;
+    if (!(error instanceof ConflictError)) throw error;
+    process.stderr.write(`${errColors.yellow(`warning: replacing the unreadable ${activeSitePath(configDir)}`)}\n`);
+    return { version: 1, databases: {} };
   }
 }
 
@@ -118,7 +120,7 @@ export async function resolveSiteFlag(
   flags: DatabaseFlags & { site?: string },
   ctx: { sql: Queryable; actor: Actor },
 ): Promise<string> {
-  if (flags.site) return flags.site;
+  if (flags.site !== undefined) return flags.site;
   const stored = await readActiveSite(command.config.configDir, databaseKey(flags));
   if (!stored) {
     throw new ValidationError(`missing flag --site: pass --site SLUG, or choose an active site with ${command.config.bin} site:use SLUG`);
