@@ -150,6 +150,9 @@ describe('no search_path leaks across a pool of 2 connections', () => {
         await Promise.all(Array.from({ length: Math.min(CONCURRENCY, REQUESTS - start) }, (_, j) => request(start + j)));
       }
       const pool = await searchPathsOfPool(sql, POOL_SIZE);
+      const [open] = await db.sql`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state like 'idle in transaction%'`;
 
       expect(unexpected.slice(0, 3)).toEqual([]);
       expect(mismatches.slice(0, 10)).toEqual([]);
@@ -165,6 +168,7 @@ describe('no search_path leaks across a pool of 2 connections', () => {
       });
       expect(new Set(pool.map((c) => c.pid)).size).toBe(POOL_SIZE);
       expect(pool.map((c) => c.searchPath)).toEqual(Array(POOL_SIZE).fill(defaultSearchPath));
+      expect(open!.n).toBe(0);
     } finally {
       await sql.end({ timeout: 5 });
     }

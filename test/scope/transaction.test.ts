@@ -16,6 +16,7 @@ let defaultSearchPath: string;
 
 const t1 = { siteId: 1, schemaName: 'site_t1' };
 const t2 = { siteId: 2, schemaName: 'site_t2' };
+const t3 = { siteId: 3, schemaName: 'site_t3' };
 
 async function readMarker(tx: postgres.TransactionSql): Promise<string> {
   const [row] = await tx`select site from marker`;
@@ -129,6 +130,55 @@ describe('withSiteTransaction with postgres.js', () => {
     );
     expect(seen).toEqual({ before: 't1', insideSavepoint: 't2', after: 't1' });
     expect(await poolSearchPath()).toBe(defaultSearchPath);
+  });
+
+  it('fails the transaction with the first failed statement even if fn caught it or never awaited it', async () => {
+    const caught = await withScope(t1, () =>
+      withSiteTransaction(sql, async (tx) => {
+        await tx`insert into marker (site) values ('caught')`;
+        await tx`select no_such_column from marker`.catch(() => {});
+        return 'returned normally';
+      }),
+    ).catch((e: unknown) => e);
+    expect((caught as postgres.PostgresError).code).toBe('42703');
+
+    const unawaited = await withScope(t1, () =>
+      withSiteTransaction(sql, async (tx) => {
+        tx`insert into marker (site) values ('unawaited')`.execute();
+        tx`select 1/0`.execute();
+        return 'returned before the failure';
+      }),
+    ).catch((e: unknown) => e);
+    expect((unawaited as postgres.PostgresError).code).toBe('22012');
+
+    const [row] = await sql`select count(*)::int as n from site_t1.marker`;
+    expect(row!.n).toBe(1);
+    expect(await poolSearchPath()).toBe(defaultSearchPath);
+  });
+
+  it('keeps released savepoints, rolls back failed ones, and offers no release()', async () => {
+    const seen = await withScope(t3, () =>
+      withSiteTransaction(sql, async (tx) => {
+        expect((tx as unknown as { release?: unknown }).release).toBeUndefined();
+        await tx.savepoint('kept', (sp) => sp`insert into marker (site) values ('kept')`);
+        const failed = await tx
+          .savepoint(async (sp) => {
+            await sp`insert into marker (site) values ('undone')`;
+            await sp`select 1/0`.catch(() => {});
+            return 'not reached';
+          })
+          .catch((e: postgres.PostgresError) => e.code);
+        const lateFailure = await tx
+          .savepoint(async (sp) => {
+            sp`insert into marker (site) values ('undone too')`.execute();
+            sp`select 1/0`.execute();
+          })
+          .catch((e: postgres.PostgresError) => e.code);
+        const rows = await tx`select site from marker order by site`;
+        throw Object.assign(new Error('roll back the test data'), { failed, lateFailure, rows: rows.map((r) => r.site) });
+      }),
+    ).catch((e: { failed?: string; rows?: string[] }) => e);
+    expect(seen).toMatchObject({ failed: '22012', lateFailure: '22012', rows: ['kept', 't3'] });
   });
 
   it('honours isolation level and read only', async () => {

@@ -28,3 +28,11 @@ export class JobScopeError extends IndigoError {
 export class SiteUnavailableError extends ConflictError {
   override readonly code = 'SITE_UNAVAILABLE';
 }
+
+/**
+ * A site transaction's fn returned, but a statement inside it had failed (its error caught or
+ * never awaited), so PostgreSQL rolled the transaction back at COMMIT.
+ */
+export class TransactionAbortedError extends IndigoError {
+  override readonly code = 'TRANSACTION_ABORTED';
+}

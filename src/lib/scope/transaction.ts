@@ -4,18 +4,22 @@ import type postgres from 'postgres';
 import { ValidationError } from '../errors.js';
 import { getScope } from './context.js';
 import { siteSearchPath } from './names.js';
+import { runWithSearchPath } from './pipelined.js';
+import { reservedSiteTransaction } from './reserved-transaction.js';
 
 /**
  * Per-transaction search_path for site schemas.
  *
- * The search_path is set with `set_config('search_path', $1, true)`: the `true` makes it local
+ * The search_path is set with `set_config('search_path', …, true)`: the `true` makes it local
  * to the transaction, so COMMIT, ROLLBACK, a failed statement or a dropped connection all put
  * the connection back on the server default. A session-level `SET` on a pool would instead
  * stick to whichever connection ran it and leak into the next request that borrows it.
  *
- * The value is a parameter, not part of the statement text, so every site shares one prepared
- * statement per connection. PostgreSQL re-parses prepared statements when search_path changes
- * between executions, so a statement prepared under one site never reads another site's tables.
+ * The value is always built by `siteSearchPath` (validated, identifier-quoted). It is a bound
+ * parameter where the extended protocol is used, so every site shares one prepared statement
+ * per connection, and a quoted literal in the simple-protocol BEGIN message, which prepares
+ * nothing. PostgreSQL re-parses a prepared statement when search_path differs from the one it
+ * was planned under, so a statement prepared under one site never reads another site's tables.
  */
 
 type PostgresTransaction = postgres.TransactionSql<Record<string, unknown>>;
@@ -132,11 +136,20 @@ const ISOLATION_LEVELS = new Set(['read committed', 'repeatable read', 'serializ
 /**
  * Runs `fn` in a transaction whose search_path starts with the site's schema: the one given in
  * `options.schemaName`, else the current scope's. Outside any scope and without a schema it is
- * a plain transaction on the default search_path.
+ * a plain `sql.begin` / `db.transaction` on the default search_path.
  *
- * `db` is a postgres.js `sql` (fn gets the postgres.js `tx`; wrap it with `drizzle(tx)` to use
- * drizzle) or a drizzle database on postgres.js (fn gets drizzle's `tx`). Either way set_config
- * is pipelined with fn's first query, so the site costs no extra round trip.
+ * `db` is a postgres.js `sql` or a drizzle database on postgres.js (fn then gets drizzle's `tx`).
+ *
+ * With postgres.js, the site's transaction runs on a reserved connection: BEGIN and set_config
+ * go out as one simple-protocol message, pipelined with fn's first query, so a site transaction
+ * takes fewer round trips than `sql.begin` (which waits for BEGIN). fn gets that connection as
+ * its `tx`: tagged queries, `unsafe`, identifiers and `savepoint` work as on a postgres.js
+ * transaction; two-phase `prepare` does not. As with `sql.begin`, a statement that failed fails
+ * the whole transaction even if fn caught its error or never awaited it: the promise rejects
+ * with that statement's error and nothing is committed. The connection goes back to the pool
+ * only after COMMIT or ROLLBACK.
+ *
+ * With drizzle, drizzle opens the transaction and set_config is pipelined with fn's first query.
  *
  * Nested use inside a transaction is refused: a savepoint would carry the search_path past its
  * RELEASE into the rest of the outer transaction.
@@ -165,7 +178,7 @@ export function withSiteTransaction(
   if (isPostgresClient(db)) {
     const begin = beginOptions(options);
     if (value === undefined) return db.begin(begin, fn);
-    return db.begin(begin, (tx) => runWithSearchPath(sendSearchPath(tx, value), () => fn(tx)));
+    return reservedSiteTransaction(db, value, begin, fn);
   }
   if (isPostgresTransaction(db) || is(db, PgTransaction)) {
     throw new ValidationError('withSiteTransaction cannot be nested inside another transaction; call it on the pool or database');
@@ -180,23 +193,4 @@ export function withSiteTransaction(
     if (driverTx) return runWithSearchPath(sendSearchPath(driverTx, value), () => fn(tx));
     return applySiteSearchPath(tx as DrizzleExecutor, schemaName!).then(() => fn(tx));
   }, config);
-}
-
-/**
- * Runs `fn` while set_config is in flight, then reports set_config's own failure in preference
- * to fn's (fn's queries fail with "current transaction is aborted", which hides the cause).
- * Either way the error propagates, so the driver rolls back and the search_path goes with it.
- */
-async function runWithSearchPath(applied: Promise<void>, fn: () => unknown): Promise<unknown> {
-  // Observed here so that an early throw in fn cannot leave the rejection unhandled.
-  applied.catch(() => {});
-  try {
-    const pending = fn();
-    const result = Array.isArray(pending) ? await Promise.all(pending) : await pending;
-    await applied;
-    return result;
-  } catch (error) {
-    await applied;
-    throw error;
-  }
 }

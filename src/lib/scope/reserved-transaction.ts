@@ -1,0 +1,182 @@
+import type postgres from 'postgres';
+import { ValidationError } from '../errors.js';
+import { TransactionAbortedError } from './errors.js';
+
+/**
+ * The postgres.js side of `withSiteTransaction` for a site: a transaction on a reserved
+ * connection whose BEGIN and set_config travel as one simple-protocol message, pipelined with
+ * fn's first query.
+ *
+ * Why not `sql.begin`: it waits for BEGIN before calling fn, so set_config can at best share a
+ * round trip with fn's first query and still costs a statement of its own. Sending
+ * `begin; select set_config(…)` as one message up front takes one round trip fewer than
+ * sql.begin and about the same client CPU (see bench/scope.ts).
+ *
+ * What sql.begin did for us and we therefore do here:
+ * - every query fn issues has its failure recorded (and its rejection marked handled), so a
+ *   failed statement whose error fn caught, or never awaited, fails the transaction with that
+ *   error instead of crashing the process with an unhandled rejection or reporting success for
+ *   a transaction PostgreSQL rolled back;
+ * - savepoints, with the same rules inside them;
+ * - ROLLBACK on any failure, COMMIT otherwise, and only then is the connection released, so no
+ *   other request can borrow it in the middle of this transaction.
+ *
+ * Node 20's AsyncLocalStorage runs hooks on every promise, so the happy path below is kept to
+ * one async function with as few extra promises as possible.
+ */
+
+/** postgres.js queries are Promises that carry the function executing them on the connection. */
+interface PendingQuery extends Promise<unknown> {
+  handler: (query: PendingQuery) => void;
+}
+
+function isPendingQuery(value: unknown): value is PendingQuery {
+  return value instanceof Promise && typeof (value as Partial<PendingQuery>).handler === 'function';
+}
+
+/** The first failure among the queries of one transaction or savepoint. */
+interface Failures {
+  failed: boolean;
+  error: unknown;
+}
+
+/**
+ * The handler every query of one transaction or savepoint runs through: it records the query's
+ * failure (marking the rejection handled, as sql.begin does) and then executes it as usual.
+ */
+function trackingHandler(execute: (query: PendingQuery) => void, failures: Failures): (query: PendingQuery) => void {
+  const record = (error: unknown) => {
+    if (!failures.failed) {
+      failures.failed = true;
+      failures.error = error;
+    }
+  };
+  return (query) => {
+    query.catch(record);
+    execute(query);
+  };
+}
+
+/**
+ * A view of the reserved connection whose queries go through `handler`. Queries are switched
+ * to it when built but only report once they execute: an unexecuted query may be a fragment of
+ * another one and must stay lazy.
+ */
+function trackedConnection(
+  conn: postgres.ReservedSql<any>,
+  handler: (query: PendingQuery) => void,
+  savepoint: unknown,
+): postgres.ReservedSql<any> {
+  const track = <T>(value: T): T => {
+    if (isPendingQuery(value)) value.handler = handler;
+    return value;
+  };
+  const overrides: Record<string | symbol, unknown> = {
+    savepoint,
+    unsafe: (...args: Parameters<typeof conn.unsafe>) => track(conn.unsafe(...args)),
+    file: (...args: Parameters<typeof conn.file>) => track(conn.file(...args)),
+    // fn must not be able to hand the connection back while the transaction is open on it.
+    release: undefined,
+  };
+  return new Proxy(conn, {
+    apply: (target, thisArg, args) => track(Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args)),
+    get: (target, property) => (property in overrides ? overrides[property] : Reflect.get(target, property)),
+  });
+}
+
+/**
+ * The error to report for a failed scope, as sql.begin chooses it: fn's own error, unless it is
+ * only the "current transaction is aborted" that followed an earlier failed statement.
+ */
+function reportedError(thrown: boolean, fnError: unknown, failures: Failures): unknown {
+  if (!thrown) return failures.error;
+  if (failures.failed && (fnError as { code?: unknown } | null)?.code === '25P02') return failures.error;
+  return fnError;
+}
+
+/** A string literal for the simple protocol (it has no parameters); standard_conforming_strings is on. */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+type Body = (tx: any) => unknown;
+
+export async function reservedSiteTransaction(
+  sql: postgres.Sql<any>,
+  searchPath: string,
+  beginOptions: string,
+  fn: Body,
+): Promise<unknown> {
+  const conn = await sql.reserve();
+  try {
+    const started = conn.unsafe(`begin ${beginOptions}; select set_config('search_path', ${literal(searchPath)}, true)`);
+    const execute = (started as unknown as PendingQuery).handler;
+    let savepoints = 0;
+
+    const savepoint = async (nameOrFn: string | Body, maybeFn?: Body): Promise<unknown> => {
+      const body = typeof nameOrFn === 'function' ? nameOrFn : maybeFn;
+      if (typeof body !== 'function') throw new ValidationError('savepoint needs a callback');
+      const name = `s${savepoints++}${typeof nameOrFn === 'string' ? `_${nameOrFn}` : ''}`;
+      const failures: Failures = { failed: false, error: undefined };
+      const sp = trackedConnection(conn, trackingHandler(execute, failures), savepoint);
+      await conn`savepoint ${conn(name)}`;
+      let result: unknown;
+      let thrown = false;
+      let fnError: unknown;
+      try {
+        const pending = body(sp);
+        result = Array.isArray(pending) ? await Promise.all(pending) : await pending;
+      } catch (error) {
+        thrown = true;
+        fnError = error;
+      }
+      if (!thrown && !failures.failed) {
+        try {
+          await conn`release savepoint ${conn(name)}`;
+          return result;
+        } catch (error) {
+          // RELEASE fails when a statement the savepoint did not await failed before it.
+          if (!failures.failed) throw error;
+        }
+      }
+      await conn`rollback to savepoint ${conn(name)}`;
+      throw reportedError(thrown, fnError, failures);
+    };
+
+    // BEGIN and set_config are tracked like fn's queries: being first on the connection, their
+    // failure is the one reported, rather than the "transaction is aborted" errors that follow.
+    const failures: Failures = { failed: false, error: undefined };
+    const handler = trackingHandler(execute, failures);
+    const tx = trackedConnection(conn, handler, savepoint);
+    (started as unknown as PendingQuery).handler = handler;
+    started.execute();
+
+    let result: unknown;
+    let thrown = false;
+    let fnError: unknown;
+    try {
+      const pending = fn(tx);
+      result = Array.isArray(pending) ? await Promise.all(pending) : await pending;
+    } catch (error) {
+      thrown = true;
+      fnError = error;
+    }
+
+    if (!thrown && !failures.failed) {
+      const committed = await conn.unsafe('commit');
+      if (committed.command !== 'ROLLBACK') return result;
+      // COMMIT ran after every statement fn issued, so an unawaited failure is recorded by now.
+      throw failures.failed
+        ? failures.error
+        : new TransactionAbortedError('the transaction was rolled back at COMMIT because one of its statements had failed');
+    }
+    try {
+      await conn.unsafe('rollback');
+    } catch {
+      // A connection that cannot roll back is broken; postgres.js discards it, so nothing leaks.
+    }
+    throw reportedError(thrown, fnError, failures);
+  } finally {
+    conn.release();
+  }
+}
