@@ -76,7 +76,7 @@ export async function wordCountState(sql: postgres.Sql, migration: string): Prom
   const parts = schemas.map((schema) => `select '${schema}' as schema,
     exists (select 1 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
             where n.nspname = '${schema}' and c.relname = 'cms_posts' and a.attname = 'word_count' and not a.attisdropped) as column,
-    exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = '${schema}' and c.relname = 'cms_posts_word_count_idx') as index,
+    exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = '${schema}' and c.relname = 'cms_posts_word_count_idx' and c.relkind = 'i') as index,
     exists (select 1 from "${schema}".indigo_migrations where name = '${migration}') as history`);
   return [...(await sql.unsafe<WordCountState[]>(parts.join('\nunion all\n')))];
 }
