@@ -17,3 +17,4 @@ export * from './lib/users/index.js';
 export * from './lib/members/index.js';
 export * from './lib/actor.js';
 export * from './lib/domains/index.js';
+export * from './lib/lifecycle/index.js';
