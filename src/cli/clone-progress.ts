@@ -1,5 +1,5 @@
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
-import type { ClonePhase, CloneProgressEvent } from '../lib/lifecycle/clone.js';
+import { countOf, type ClonePhase, type CloneProgressEvent } from '../lib/lifecycle/clone.js';
 import { err } from './output.js';
 
 export interface CloneProgress {
@@ -30,7 +30,7 @@ export function createCloneProgress(): CloneProgress {
 class PlainCloneProgress implements CloneProgress {
   onProgress(event: CloneProgressEvent): void {
     if (event.type === 'phase-done' && event.phase !== 'rows') this.line(`${PHASE_TITLES[event.phase].toLowerCase()}: ${event.detail}`);
-    if (event.type === 'table-done') this.line(`copied ${event.table}: ${event.rows} rows`);
+    if (event.type === 'table-done') this.line(`copied ${event.table}: ${countOf(event.rows, 'row')}`);
   }
 
   async finish(): Promise<void> {}
@@ -71,7 +71,7 @@ class ListrCloneProgress implements CloneProgress {
         this.steps.get(event.phase)?.settle.resolve(event.detail);
         break;
       case 'table-done':
-        this.steps.get(`table:${event.table}`)?.settle.resolve(`${event.rows} rows`);
+        this.steps.get(`table:${event.table}`)?.settle.resolve(countOf(event.rows, 'row'));
         break;
       default:
         break;

@@ -90,7 +90,7 @@ async function referencesBetween(schema: string, other: string): Promise<string[
 
 async function tableDigest(schema: string, table: string, orderBy: string): Promise<{ rows: number; digest: string }> {
   const [row] = await network.sql.unsafe(`select count(*)::int as rows, coalesce(md5(string_agg(t::text, '|' order by ${orderBy})), '') as digest from "${schema}"."${table}" t`);
-  return row as { rows: number; digest: string };
+  return row as unknown as { rows: number; digest: string };
 }
 
 const CMS_TABLES: [string, string][] = [

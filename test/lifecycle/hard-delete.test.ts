@@ -127,7 +127,7 @@ describe('hard delete', () => {
     await siteWithContent('tampered', { softDeleted: true });
     await network.sql`update sites set schema_name = 'public' where slug = 'tampered'`;
     try {
-      await expectRefusedUnchanged(() => hardDeleteSite(ctx, { slug: 'tampered', confirm: 'tampered' }), ConflictError, /records schema "public", which is not a site schema name: refusing to drop it/);
+      await expectRefusedUnchanged(() => hardDeleteSite(ctx, { slug: 'tampered', confirm: 'tampered' }), ConflictError, /records schema "public", which is not a site schema name: refusing to touch it/);
     } finally {
       await network.sql`update sites set schema_name = 'site_tampered' where slug = 'tampered'`;
     }

@@ -2,7 +2,7 @@ import { recordAudit } from '../audit.js';
 import type { IndigoContext } from '../context.js';
 import type { Tx } from '../db/connect.js';
 import { ConflictError, ValidationError } from '../errors.js';
-import { assertSiteSchemaName, SITE_HISTORY_TABLE } from '../migrations/site.js';
+import { SITE_HISTORY_TABLE } from '../migrations/site.js';
 import { authorize } from '../policy.js';
 import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
 import { nameFromSlug, validateSlug } from '../sites/slug.js';
@@ -20,7 +20,7 @@ import {
   sequenceValueSql,
   tableDdl,
 } from './clone-ddl.js';
-import { lockSiteForLifecycle } from './locked-site.js';
+import { lockSiteForLifecycle, recordedSiteSchema, refuseDeleted } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, type TableRows } from './schema-catalog.js';
 
 export type ClonePhase = 'structure' | 'rows' | 'indexes' | 'foreign-keys' | 'sequences' | 'members' | 'verify';
@@ -85,11 +85,8 @@ export async function cloneSite(ctx: IndigoContext, input: CloneSiteInput): Prom
 
   return ctx.sql.begin(async (tx) => {
     const source = await lockSiteForLifecycle(tx, input.source);
-    if (source.deletedAt) {
-      throw new ConflictError(`site "${source.slug}" is deleted and cannot be cloned; restore it first with site:restore ${source.slug}`, { slug: source.slug });
-    }
-    const sourceSchema = source.schemaName;
-    assertSiteSchemaName(sourceSchema);
+    refuseDeleted(source, 'cloned');
+    const sourceSchema = recordedSiteSchema(source);
     if (!(await schemaExists(tx, sourceSchema))) {
       throw new ConflictError(`the schema ${sourceSchema} of site "${source.slug}" is missing (see site:stats): nothing to clone`, { slug: source.slug, schema: sourceSchema });
     }
@@ -121,7 +118,7 @@ export async function cloneSite(ctx: IndigoContext, input: CloneSiteInput): Prom
         insert into public.site_members (site_id, user_id, role)
         select ${id}, user_id, role from public.site_members where site_id = ${source.id}`;
       members = inserted.count;
-      progress({ type: 'phase-done', phase: 'members', detail: `${members} members` });
+      progress({ type: 'phase-done', phase: 'members', detail: countOf(members, 'member') });
     }
 
     progress({ type: 'phase-start', phase: 'verify' });
@@ -148,6 +145,11 @@ export async function cloneSite(ctx: IndigoContext, input: CloneSiteInput): Prom
       members,
     };
   });
+}
+
+/** `1 row`, `2 rows`: the phase details read as sentences. */
+export function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
 }
 
 /**
@@ -189,7 +191,7 @@ async function copySchema(
     ...plainSequences.map((sequence) => sequenceDdl(targetSchema, sequence)),
     ...catalog.tables.map((table) => tableDdl(targetSchema, table, catalog.sequences)),
     ...catalog.tables.flatMap((table) => commentDdl(targetSchema, table)),
-  ], `${catalog.tables.length} tables, ${catalog.enums.length} enums, ${catalog.sequences.length} sequences`);
+  ], [countOf(catalog.tables.length, 'table'), countOf(catalog.enums.length, 'enum'), countOf(catalog.sequences.length, 'sequence')].join(', '));
 
   progress({ type: 'phase-start', phase: 'rows' });
   const tables: TableRows[] = [];
@@ -204,20 +206,20 @@ async function copySchema(
     progress({ type: 'table-done', table: table.name, rows: result.count });
   }
   const rows = tables.reduce((sum, table) => sum + table.rows, 0);
-  progress({ type: 'phase-done', phase: 'rows', detail: `${rows} rows` });
+  progress({ type: 'phase-done', phase: 'rows', detail: countOf(rows, 'row') });
 
   const keys = catalog.constraints.filter((constraint) => constraint.type !== 'f');
   const foreignKeys = catalog.constraints.filter((constraint) => constraint.type === 'f');
   await runPhase('indexes', [
     ...keys.map((constraint) => constraintDdl(targetSchema, constraint)),
     ...catalog.indexes.map((index) => indexDdl(sourceSchema, targetSchema, index)),
-  ], `${keys.length} constraints, ${catalog.indexes.length} indexes`);
-  await runPhase('foreign-keys', foreignKeys.map((constraint) => constraintDdl(targetSchema, constraint)), `${foreignKeys.length} foreign keys`);
+  ], `${countOf(keys.length, 'constraint')}, ${countOf(catalog.indexes.length, 'index', 'indexes')}`);
+  await runPhase('foreign-keys', foreignKeys.map((constraint) => constraintDdl(targetSchema, constraint)), countOf(foreignKeys.length, 'foreign key'));
   await runPhase('sequences', [
     ...catalog.sequences.map((sequence) => ownedByDdl(targetSchema, sequence)).filter((statement): statement is string => statement !== null),
     // An empty schema-only clone starts its sequences afresh.
     ...(copyRows ? catalog.sequences.map((sequence) => sequenceValueSql(sourceSchema, targetSchema, sequence)) : []),
-  ], copyRows ? `${catalog.sequences.length} sequences continue from the source` : `${catalog.sequences.length} sequences start afresh`);
+  ], `${countOf(catalog.sequences.length, 'sequence')} ${copyRows ? 'continue from the source' : 'start afresh'}`);
 
   return {
     tables,

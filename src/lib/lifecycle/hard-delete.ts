@@ -1,13 +1,12 @@
 import { recordAudit } from '../audit.js';
 import type { IndigoContext } from '../context.js';
 import type { Queryable, Tx } from '../db/connect.js';
-import { ConflictError, IndigoError, MigrationIntegrityError, NotFoundError, ValidationError } from '../errors.js';
-import { assertSiteSchemaName } from '../migrations/site.js';
+import { ConflictError, IndigoError, NotFoundError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { purgeSiteRedis, type PurgeSiteRedisOptions, type PurgeSiteRedisResult } from '../scope/purge.js';
 import { findSiteBySlug, notifySiteChanged } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
-import { lockSiteForLifecycle, refuseNetworkAdmin } from './locked-site.js';
+import { lockSiteForLifecycle, recordedSiteSchema, refuseNetworkAdmin } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, tableRowCounts, type OutsideDependent, type TableRows } from './schema-catalog.js';
 
 /** Everything a hard delete removes, counted before it goes. */
@@ -117,17 +116,6 @@ async function removeSite(tx: Tx, ctx: IndigoContext, site: Site, audit: { actio
   });
   await notifySiteChanged(tx, site);
   return removal;
-}
-
-/** Refuses to drop anything but a well-formed site schema name (never public, pg_*, …). */
-function recordedSiteSchema(site: Site): string {
-  try {
-    assertSiteSchemaName(site.schemaName);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new MigrationIntegrityError(`site "${site.slug}" records schema ${JSON.stringify(site.schemaName)}, which is not a site schema name: refusing to drop it`, { slug: site.slug, schema: site.schemaName });
-  }
-  return site.schemaName;
 }
 
 export class OutsideDependentsError extends ConflictError {
