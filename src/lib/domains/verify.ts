@@ -228,42 +228,54 @@ function decide(claim: ClaimedDomain, dns: DnsCheckResult, takeover: { domain: s
 }
 
 interface WrittenState {
+  id: number;
   state: DomainState;
   firstFailedAt: Date | null;
   failsAt: Date | null;
 }
 
+interface CheckResult {
+  claim: ClaimedDomain;
+  decision: Decision;
+}
+
 /**
- * Writes a decision if the domain is still as the check saw it (same claim, token and state) and
- * releases the claim. A transition goes in one transaction with its audit entry and the resolver
- * notification. Null when the domain changed meanwhile: nothing was written.
+ * Writes check results whose domain is still as the check saw it (same claim, token and state)
+ * and releases their claims, in one statement however many there are. Returns what was written,
+ * by domain id; a domain removed or renewed meanwhile is missing: nothing was written for it.
  */
-async function recordDecision(ctx: IndigoContext, run: Run, claim: ClaimedDomain, decision: Decision): Promise<WrittenState | null> {
-  const write = async (sql: Queryable): Promise<WrittenState | null> => {
-    const firstFailedAt = { clear: sql`null`, start: sql`coalesce(first_failed_at, now())`, keep: sql`first_failed_at` }[decision.firstFailedAt];
-    const tokenExpiresAt =
-      decision.transition === 'verified' ? sql`null`
-      : decision.transition === 'failed' ? sql`now() + make_interval(secs => ${seconds(run.tokenTtlMs)})`
-      : sql`token_expires_at`;
-    const [row] = await sql<WrittenState[]>`
-      update public.site_domains set
-        verification_state = ${decision.state},
-        verified_at = ${decision.transition === 'verified' ? sql`now()` : sql`verified_at`},
-        token_expires_at = ${tokenExpiresAt},
-        first_failed_at = ${firstFailedAt},
-        last_checked_at = now(),
-        last_error = ${decision.lastError},
-        check_claim = null,
-        check_claimed_until = null
-      where id = ${claim.id} and check_claim = ${run.id} and token = ${claim.token} and verification_state = ${claim.state}
-      returning verification_state as state, first_failed_at as "firstFailedAt",
-        case when verification_state = 'verified' and first_failed_at is not null
-          then first_failed_at + make_interval(secs => ${seconds(run.gracePeriodMs)}) end as "failsAt"`;
-    return row ?? null;
-  };
-  if (decision.transition === null) return write(ctx.sql);
+async function writeResults(sql: Queryable, run: Run, results: readonly CheckResult[]): Promise<Map<number, WrittenState>> {
+  const column = <T>(pick: (result: CheckResult) => T) => results.map(pick);
+  const rows = await sql<WrittenState[]>`
+    update public.site_domains d set
+      verification_state = v.new_state::public.indigo_domain_state,
+      verified_at = case when v.transition = 'verified' then now() else d.verified_at end,
+      token_expires_at = case v.transition
+        when 'verified' then null
+        when 'failed' then now() + make_interval(secs => ${seconds(run.tokenTtlMs)})
+        else d.token_expires_at end,
+      first_failed_at = case v.first_failed when 'clear' then null when 'start' then coalesce(d.first_failed_at, now()) else d.first_failed_at end,
+      last_checked_at = now(),
+      last_error = v.last_error,
+      check_claim = null,
+      check_claimed_until = null
+    from unnest(
+      ${column((r) => r.claim.id)}::bigint[], ${column((r) => r.claim.token)}::text[], ${column((r) => r.claim.state)}::text[],
+      ${column((r) => r.decision.state)}::text[], ${column((r) => r.decision.transition ?? '')}::text[],
+      ${column((r) => r.decision.firstFailedAt)}::text[], ${column((r) => r.decision.lastError)}::text[]
+    ) as v(id, token, state, new_state, transition, first_failed, last_error)
+    where d.id = v.id and d.check_claim = ${run.id} and d.token = v.token and d.verification_state = v.state::public.indigo_domain_state
+    returning d.id, d.verification_state as state, d.first_failed_at as "firstFailedAt",
+      case when d.verification_state = 'verified' and d.first_failed_at is not null
+        then d.first_failed_at + make_interval(secs => ${seconds(run.gracePeriodMs)}) end as "failsAt"`;
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** A transition goes in one transaction with its audit entry and the resolver notification: both or neither. */
+async function writeTransition(ctx: IndigoContext, run: Run, result: CheckResult): Promise<WrittenState | null> {
+  const { claim, decision } = result;
   return ctx.sql.begin(async (tx) => {
-    const row = await write(tx);
+    const row = (await writeResults(tx, run, [result])).get(claim.id) ?? null;
     if (row) {
       const site = { id: claim.siteId, slug: claim.siteSlug };
       await recordAudit(tx, ctx.actor, {
@@ -275,6 +287,39 @@ async function recordDecision(ctx: IndigoContext, run: Run, claim: ClaimedDomain
     }
     return row;
   });
+}
+
+type ResultWriter = (result: CheckResult) => Promise<WrittenState | null>;
+
+/**
+ * Writes results that change no state (most of them: a verified domain still verified) in
+ * batches: while one batch is being written the next accumulates, so thousands of checks cost a
+ * few hundred commits, not thousands of fsyncs. Transitions are written one by one.
+ */
+function createResultWriter(ctx: IndigoContext, run: Run): ResultWriter {
+  let pending: { result: CheckResult; resolve: (row: WrittenState | null) => void; reject: (error: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
+        const written = await writeResults(ctx.sql, run, batch.map((item) => item.result));
+        for (const item of batch) item.resolve(written.get(item.result.claim.id) ?? null);
+      } catch (error) {
+        for (const item of batch) item.reject(error);
+      }
+    }
+    flushing = false;
+  };
+  return (result) => {
+    if (result.decision.transition !== null) return writeTransition(ctx, run, result);
+    return new Promise((resolve, reject) => {
+      pending.push({ result, resolve, reject });
+      if (!flushing) void flush();
+    });
+  };
 }
 
 function describe(claim: ClaimedDomain, decision: Decision, dns: DnsCheckResult, written: WrittenState | null, run: Run): string {
@@ -293,11 +338,11 @@ function describe(claim: ClaimedDomain, decision: Decision, dns: DnsCheckResult,
   return dns.message;
 }
 
-async function checkClaimed(ctx: IndigoContext, run: Run, claim: ClaimedDomain): Promise<DomainCheckReport> {
+async function checkClaimed(ctx: IndigoContext, run: Run, claim: ClaimedDomain, write: ResultWriter): Promise<DomainCheckReport> {
   const dns = await checkDomainTxt({ domain: claim.domain, expectedToken: claim.token, resolver: run.resolver, timeoutMs: run.timeoutMs });
   const takeover = dns.outcome === 'verified' && claim.state !== 'verified' ? await findTakeoverConflict(ctx.sql, claim.domain, claim.siteId) : null;
   const decision = decide(claim, dns, takeover);
-  const written = await recordDecision(ctx, run, claim, decision);
+  const written = await write({ claim, decision });
   return {
     domain: claim.domain,
     siteId: claim.siteId,
@@ -382,7 +427,7 @@ export async function verifyDomain(ctx: IndigoContext, input: { domain: string }
   const claim = await claimDomain(ctx.sql, run, row.id);
   if (!claim) throw new ConflictError(`${domain} is being checked by another process right now; try again in a moment`, { domain });
   try {
-    return await checkClaimed(ctx, run, claim);
+    return await checkClaimed(ctx, run, claim, createResultWriter(ctx, run));
   } finally {
     await releaseClaims(ctx.sql, run);
   }
@@ -400,6 +445,7 @@ export async function runVerificationPass(ctx: IndigoContext, settings: Verifica
 
   for (const entry of await expirePendingTokens(ctx)) report(entry);
   const run = await startRun(ctx.sql, settings);
+  const write = createResultWriter(ctx, run);
 
   // Runners take claimed domains from a queue that one claim at a time refills before it runs
   // dry, so checks never wait on a claim round trip and no domain is claimed long before its check.
@@ -436,7 +482,7 @@ export async function runVerificationPass(ctx: IndigoContext, settings: Verifica
   const runner = async () => {
     for (let claim = await take(); claim; claim = await take()) {
       try {
-        report(await checkClaimed(ctx, run, claim));
+        report(await checkClaimed(ctx, run, claim, write));
       } catch (error) {
         failure ??= error;
       }
