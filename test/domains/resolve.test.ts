@@ -282,9 +282,11 @@ describe('applySiteHeaders and extractSiteContext', () => {
   });
 
   it('strips spoofed headers even when the lookup fails', async () => {
-    const failing = { resolve: () => Promise.reject(new Error('database down')) };
+    const unreachable = createPool('postgres://postgres@127.0.0.1:1/none', { max: 1, connect_timeout: 2 });
+    const failing = createSiteResolver({ sql: unreachable, listen: false });
     const headers = new Headers({ ...spoofed(), host: 'acme-shop.example' });
-    await expect(applySiteHeaders(headers, failing)).rejects.toThrow('database down');
+    await expect(applySiteHeaders(headers, failing)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await unreachable.end();
     expect([...headers.keys()].filter((name) => name.startsWith('x-site-'))).toEqual([]);
   });
 
