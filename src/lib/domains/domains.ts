@@ -182,7 +182,8 @@ function refuseExisting(existing: SiteDomain, site: Site, renew: boolean): void 
     throw new ConflictError(`${domain} is already attached to ${ownerLabel(existing.siteSlug, existing.siteDeleted)}`, { domain, site: existing.siteSlug });
   }
   if (existing.verificationState === 'verified') {
-    throw new ConflictError(`${domain} is already attached to site "${site.slug}" and verified: there is nothing to renew`, { domain, site: site.slug });
+    const why = renew ? ': there is nothing to renew' : '';
+    throw new ConflictError(`${domain} is already attached to site "${site.slug}" and verified${why}`, { domain, site: site.slug, state: 'verified' });
   }
   if (!renew) {
     throw new ConflictError(
