@@ -56,6 +56,7 @@ export async function hardDeleteSite(ctx: IndigoContext, input: HardDeleteSiteIn
   assertHardDeleteConfirmed(input.slug, input.confirm);
   const removal = await ctx.sql.begin(async (tx) => {
     const site = await lockSiteForLifecycle(tx, input.slug);
+    refuseNetworkAdmin(site, 'deleted');
     if (!site.deletedAt && !input.force) {
       throw new ConflictError(
         `site "${site.slug}" is not soft-deleted: delete it with site:delete ${site.slug} first, or add --force to remove an active site at once`,
