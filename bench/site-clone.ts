@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { cloneSite, createPool, createSite, initNetwork, silentLogger } from '../dist/index.js';
+import { cloneSite, createPool, createSite, initNetwork, silentLogger, tableRowCounts } from '../dist/index.js';
 import { benchDatabase, fmt, median, psql, verdict } from './support.js';
 
 const POSTS = Number(process.env.BENCH_POSTS ?? 10_000);
@@ -70,8 +70,7 @@ try {
     insert into cms_menus (location, name, items) values ('main', 'Main', '[]'), ('footer', 'Footer', '[]');
     reset search_path;`);
   await raw.unsafe('vacuum analyze');
-  const [{ rows }] = await raw<{ rows: number }[]>`
-    select sum(n_live_tup)::int as rows from pg_stat_user_tables where schemaname = 'site_source'`;
+  const rows = (await tableRowCounts(pool, 'site_source')).reduce((sum, table) => sum + table.rows, 0);
   console.log(`site-clone: source with ${POSTS} posts, ${rows} rows in ${TABLES.length} tables; ${ROUNDS} rounds`);
 
   const startup: number[] = [];
