@@ -4,7 +4,7 @@ import { LOCK_CLASS_SITE } from '../../src/lib/db/locks.js';
 import { ForbiddenError, MigrationIntegrityError, NotFoundError, ValidationError } from '../../src/lib/errors.js';
 import { loadSiteMigrations, applySiteMigrations } from '../../src/lib/migrations/site.js';
 import { migrateSites, type MigrateSitesEvent, type MigrateSitesReport, type SiteOutcome } from '../../src/lib/migrations/runner.js';
-import { MIGRATE_APPLICATION_NAME } from '../../src/lib/migrations/lock.js';
+import { LOCK_LOST_SQLSTATE, MIGRATE_APPLICATION_NAME, migrateLockGuard } from '../../src/lib/migrations/lock.js';
 import { siteMigrationStatus } from '../../src/lib/migrations/status.js';
 import { createSite } from '../../src/lib/sites/sites.js';
 import { copyOfPackagedMigrations, createSites, indigoAdvisoryLocks, WORD_COUNT_MIGRATION, type MigrationDir } from '../support/migrations-fixtures.js';
@@ -214,6 +214,20 @@ describe('migrateSites', () => {
     expect((await siteMigrationStatus(ctx, { pendingOnly: true })).sites.map((site) => site.slug)).not.toContain('r4');
     await network.sql`update sites set status = 'active' where slug = 'r4'`;
     expect((await migrateSites(ctx)).summary.migrated).toBe(13);
+  });
+
+  it("checks inside each site's transaction that the lock's session is still the one that took it", async () => {
+    const holder = await network.sql.reserve();
+    try {
+      const [session] = await holder`select pid, backend_start::text as "backendStart" from pg_stat_get_activity(pg_backend_pid())`;
+      const guard = (s: { pid: number; backendStart: string }) => network.sql.unsafe(`do $$ begin ${migrateLockGuard(s)} end $$`);
+      await expect(guard(session as { pid: number; backendStart: string })).resolves.toBeDefined();
+      // The same pid with another start time is another session: a reused pid is not the holder.
+      await expect(guard({ pid: session.pid, backendStart: '2001-01-01 00:00:00+00' })).rejects.toMatchObject({ code: LOCK_LOST_SQLSTATE });
+      expect(() => migrateLockGuard({ pid: 1, backendStart: "x'; drop table sites; --" })).toThrow(TypeError);
+    } finally {
+      holder.release();
+    }
   });
 
   it('is refused to a user without the right, before anything is read', async () => {

@@ -56,8 +56,8 @@ export function derivedClient(
 }
 
 export interface MigrateLock {
-  /** Backend pid of the session holding the lock (for the per-site check that it still does). */
-  pid: number;
+  /** The session holding the lock (for the per-site check that it is still there). */
+  session: LockSession;
   /** True once the lock's connection closed (killed, pg_terminate_backend): the run must stop. */
   readonly lost: boolean;
   release(): Promise<void>;
@@ -74,8 +74,9 @@ export async function acquireMigrateLock(sql: Sql, options: { wait: boolean; onW
   let releasing = false;
   const client = derivedClient(sql, { max: 1, longLived: true, onclose: () => { if (!releasing) lost = true; } });
   try {
-    const [{ pid, locked }] = await client<{ pid: number; locked: boolean }[]>`
-      select pg_backend_pid() as pid, pg_try_advisory_lock(${LOCK_CLASS}, ${LockKey.migrateSites}) as locked`;
+    const [{ pid, backendStart, locked }] = await client<(LockSession & { locked: boolean })[]>`
+      select pid, backend_start::text as "backendStart", pg_try_advisory_lock(${LOCK_CLASS}, ${LockKey.migrateSites}) as locked
+      from pg_stat_get_activity(pg_backend_pid())`;
     if (!locked) {
       const holder = await findMigrateLockHolder(client);
       if (!options.wait) {
@@ -87,7 +88,7 @@ export async function acquireMigrateLock(sql: Sql, options: { wait: boolean; onW
       await client.unsafe(`select set_config('lock_timeout', '0', true); select pg_advisory_lock(${LOCK_CLASS}, ${LockKey.migrateSites});`);
     }
     return {
-      pid,
+      session: { pid, backendStart },
       get lost() {
         return lost;
       },
@@ -105,15 +106,25 @@ export async function acquireMigrateLock(sql: Sql, options: { wait: boolean; onW
   }
 }
 
-/**
- * SQL that raises (SQLSTATE IX002) unless the session `pid` still holds the migrate:sites lock:
- * run inside each site's transaction, it guarantees no site is migrated by a runner that lost it.
- */
-export function migrateLockGuard(pid: number): string {
-  if (!Number.isSafeInteger(pid)) throw new TypeError(`invalid backend pid ${pid}`);
-  return `if not exists (select 1 from pg_locks where locktype = 'advisory' and granted and pid = ${pid} and classid = ${LOCK_CLASS} and objid = ${LockKey.migrateSites} and objsubid = 2) then
-    raise exception using errcode = '${LOCK_LOST_SQLSTATE}', message = 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)';
-  end if;`;
+export interface LockSession {
+  pid: number;
+  /** backend_start as PostgreSQL prints it: with the pid, it names one session (pids are reused). */
+  backendStart: string;
 }
 
 export const LOCK_LOST_SQLSTATE = 'IX002';
+
+/**
+ * PL/pgSQL that raises (SQLSTATE IX002) unless the session holding the migrate:sites lock is
+ * still connected — it holds the lock until it ends, so that is the same as still holding it. Run
+ * inside each site's transaction, it keeps a runner that lost its lock from migrating any site.
+ * pg_stat_get_activity(pid) reads one backend's entry, unlike pg_locks, which locks every lock
+ * partition while it copies the whole lock table.
+ */
+export function migrateLockGuard(session: LockSession): string {
+  // Both values are embedded in SQL text (the guard travels inside a site's batch): check their shape.
+  if (!Number.isSafeInteger(session.pid) || !/^[0-9: .+-]+$/.test(session.backendStart)) throw new TypeError(`invalid lock session ${JSON.stringify(session)}`);
+  return `if not exists (select 1 from pg_stat_get_activity(${session.pid}) where backend_start = '${session.backendStart}'::timestamptz) then
+    raise exception using errcode = '${LOCK_LOST_SQLSTATE}', message = 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)';
+  end if;`;
+}

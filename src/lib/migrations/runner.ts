@@ -388,7 +388,7 @@ class SiteMigrationRun {
   /** Raises unless this run holds its lock and the site's history is exactly `history`. */
   private guard(site: SiteTarget, history: AppliedMigration[]): string {
     return `do $indigo$ begin
-  ${this.lock ? migrateLockGuard(this.lock.pid) : ''}
+  ${this.lock ? migrateLockGuard(this.lock.session) : ''}
   if (select coalesce(md5(string_agg(name || ':' || checksum, ',' order by name collate "C")), '') from "${site.schemaName}".${SITE_HISTORY_TABLE}) <> '${historyFingerprint(history)}' then
     raise exception using errcode = '${HISTORY_CHANGED_SQLSTATE}', message = 'the history of ${site.schemaName} changed since this run read it';
   end if;
