@@ -271,30 +271,37 @@ async function writeResults(sql: Queryable, run: Run, results: readonly CheckRes
   return new Map(rows.map((row) => [row.id, row]));
 }
 
-/** A transition goes in one transaction with its audit entry and the resolver notification: both or neither. */
-async function writeTransition(ctx: IndigoContext, run: Run, result: CheckResult): Promise<WrittenState | null> {
-  const { claim, decision } = result;
+/**
+ * Writes a batch of results. Transitions go in one transaction with their audit entries and the
+ * resolver notifications, written only for the domains the conditional UPDATE matched: each
+ * transition is audited exactly once, and never without the change it records.
+ */
+async function writeBatch(ctx: IndigoContext, run: Run, results: readonly CheckResult[]): Promise<Map<number, WrittenState>> {
+  if (results.every((result) => result.decision.transition === null)) return writeResults(ctx.sql, run, results);
   return ctx.sql.begin(async (tx) => {
-    const row = (await writeResults(tx, run, [result])).get(claim.id) ?? null;
-    if (row) {
+    const written = await writeResults(tx, run, results);
+    const changedSites = new Map<number, { id: number; slug: string }>();
+    for (const { claim, decision } of results) {
+      const row = written.get(claim.id);
+      if (!row || decision.transition === null) continue;
       const site = { id: claim.siteId, slug: claim.siteSlug };
       await recordAudit(tx, ctx.actor, {
         action: `domain.${decision.transition}`,
         site,
         details: { domain: claim.domain, from: claim.state, to: row.state, reason: decision.lastError ?? 'the expected TXT record was found' },
       });
-      await notifySiteChanged(tx, site);
+      changedSites.set(site.id, site);
     }
-    return row;
+    for (const site of changedSites.values()) await notifySiteChanged(tx, site);
+    return written;
   });
 }
 
 type ResultWriter = (result: CheckResult) => Promise<WrittenState | null>;
 
 /**
- * Writes results that change no state (most of them: a verified domain still verified) in
- * batches: while one batch is being written the next accumulates, so thousands of checks cost a
- * few hundred commits, not thousands of fsyncs. Transitions are written one by one.
+ * Writes results in batches: while one batch is being written the next accumulates, so
+ * thousands of checks cost a few hundred commits, not thousands of fsyncs.
  */
 function createResultWriter(ctx: IndigoContext, run: Run): ResultWriter {
   let pending: { result: CheckResult; resolve: (row: WrittenState | null) => void; reject: (error: unknown) => void }[] = [];
@@ -305,7 +312,7 @@ function createResultWriter(ctx: IndigoContext, run: Run): ResultWriter {
       const batch = pending;
       pending = [];
       try {
-        const written = await writeResults(ctx.sql, run, batch.map((item) => item.result));
+        const written = await writeBatch(ctx, run, batch.map((item) => item.result));
         for (const item of batch) item.resolve(written.get(item.result.claim.id) ?? null);
       } catch (error) {
         for (const item of batch) item.reject(error);
@@ -313,13 +320,11 @@ function createResultWriter(ctx: IndigoContext, run: Run): ResultWriter {
     }
     flushing = false;
   };
-  return (result) => {
-    if (result.decision.transition !== null) return writeTransition(ctx, run, result);
-    return new Promise((resolve, reject) => {
+  return (result) =>
+    new Promise((resolve, reject) => {
       pending.push({ result, resolve, reject });
       if (!flushing) void flush();
     });
-  };
 }
 
 function describe(claim: ClaimedDomain, decision: Decision, dns: DnsCheckResult, written: WrittenState | null, run: Run): string {
