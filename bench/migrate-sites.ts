@@ -11,7 +11,8 @@
  * Then: a run with nothing pending, and the CLI's peak RSS (VmHWM) per run.
  *
  * Run: npx tsc -p tsconfig.json && npx tsx bench/migrate-sites.ts
- *   BENCH_SITES=5000 to check memory against the site count; BENCH_DATABASE_URL/DATABASE_URL.
+ *   BENCH_SITES=5000 to check memory against the site count, BENCH_CONCURRENCY=4,8 to shorten it;
+ *   BENCH_DATABASE_URL/DATABASE_URL.
  * Targets: best concurrency within 1.3x of the floor's best; nothing pending over 1,000 sites
  * < 3 s; CLI memory flat in the number of sites.
  */
@@ -24,7 +25,7 @@ import { createPool, initNetwork, loadSiteMigrations, packagedSiteMigrationsDir,
 import { benchDatabase, fmt, verdict } from './support.js';
 
 const SITES = Number(process.env.BENCH_SITES ?? 1000);
-const CONCURRENCIES = [1, 2, 4, 8];
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,2,4,8').split(',').map(Number);
 const POSTS_PER_SITE = 20;
 const binRun = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 

@@ -72,7 +72,7 @@ describe('migrateSites', () => {
     const name = (tags = migrations.add('tags', 'create table cms_tags (id bigint primary key generated always as identity, name text not null);'));
     const report = await migrateSites(ctx, { dryRun: true, sites: ['r1', 'r2'] });
     expect(report).toMatchObject({ dryRun: true, ok: true, summary: { sites: 2, pending: 2 } });
-    expect(report.sites.map((site) => [site.slug, site.status, site.pending])).toEqual([['r1', 'pending', [name]], ['r2', 'pending', [name]]]);
+    expect(report.sites.map((site) => [site.slug, site.status, site.pending]).sort()).toEqual([['r1', 'pending', [name]], ['r2', 'pending', [name]]]);
     expect(await network.sql`select to_regclass('site_r1.cms_tags') as t`).toEqual([{ t: null }]);
     expect(await historyOf('site_r1')).not.toContain(name);
   });
@@ -210,7 +210,7 @@ describe('migrateSites', () => {
     expect(active).toBeInstanceOf(NotFoundError);
     expect((active as Error).message).toBe('no active site "r4"');
     const report = await migrateSites(ctx, { sites: ['r4', 'r5'] });
-    expect(report.sites.map((site) => [site.slug, site.status])).toEqual([['r4', 'migrated'], ['r5', 'migrated']]);
+    expect(report.sites.map((site) => [site.slug, site.status]).sort()).toEqual([['r4', 'migrated'], ['r5', 'migrated']]);
     expect((await siteMigrationStatus(ctx, { pendingOnly: true })).sites.map((site) => site.slug)).not.toContain('r4');
     await network.sql`update sites set status = 'active' where slug = 'r4'`;
     expect((await migrateSites(ctx)).summary.migrated).toBe(13);
@@ -227,6 +227,39 @@ describe('migrateSites', () => {
       expect(() => migrateLockGuard({ pid: 1, backendStart: "x'; drop table sites; --" })).toThrow(TypeError);
     } finally {
       holder.release();
+    }
+  });
+
+  it('reports a site whose schema is missing as failed, and skips a site deleted during the run', async () => {
+    await createSite(ctx, { slug: 'gone-before' });
+    await createSite(ctx, { slug: 'gone-during' });
+    migrations.add('missing', 'alter table cms_settings add column missing_test int;');
+    await network.sql.unsafe('drop schema site_gone_before cascade');
+    const blocker = await network.sql.reserve();
+    const duringId = await siteId('gone-during');
+    await blocker`select pg_advisory_lock(${LOCK_CLASS_SITE}, ${duringId})`;
+    let deleted: Promise<unknown> | undefined;
+    try {
+      const report = await migrateSites(ctx, {
+        lockTimeout: '50ms',
+        retries: 50,
+        onEvent: (event) => {
+          if (event.type === 'site-retry' && event.site.slug === 'gone-during') {
+            deleted ??= network.sql`delete from sites where id = ${duringId}`
+              .then(() => network.sql.unsafe('drop schema site_gone_during cascade'))
+              .then(() => blocker`select pg_advisory_unlock(${LOCK_CLASS_SITE}, ${duringId})`);
+          }
+        },
+      });
+      await deleted;
+      const outcomes = bySlug(report);
+      expect(outcomes.get('gone-before')).toMatchObject({ status: 'failed', attempts: 0, error: { message: 'schema site_gone_before of site "gone-before" does not exist' } });
+      expect(outcomes.get('gone-during')).toMatchObject({ status: 'skipped', reason: 'the site was deleted during the run' });
+      expect([...outcomes.values()].filter((site) => site.status === 'migrated')).toHaveLength(15);
+    } finally {
+      await blocker`select pg_advisory_unlock_all()`;
+      blocker.release();
+      await network.sql`delete from sites where slug = 'gone-before'`;
     }
   });
 

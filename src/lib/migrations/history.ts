@@ -2,7 +2,7 @@ import type { Queryable } from '../db/connect.js';
 import { MigrationIntegrityError, NotFoundError, ValidationError } from '../errors.js';
 import { schemaNameForSlug } from '../sites/slug.js';
 import type { MigrationFile, MigrationSet } from './files.js';
-import { assertSiteSchemaName, pendingSiteMigrations, readSiteHistory, SITE_HISTORY_TABLE, type AppliedMigration } from './site.js';
+import { assertSiteSchemaName, pendingSiteMigrations, SITE_HISTORY_TABLE, type AppliedMigration } from './site.js';
 
 /** A site as the migration runner sees it. */
 export interface SiteTarget {
@@ -54,52 +54,56 @@ export type SiteHistory = { history: AppliedMigration[]; missingSchema?: false }
 
 /** Sites per history query: each query locks its tables, and max_locks_per_transaction is 64 by default. */
 const HISTORY_CHUNK = 100;
+/** undefined_table, invalid_schema_name: a site was dropped after the catalog was read. */
+const DROPPED = new Set(['42P01', '3F000']);
+
+type HistoryRow = AppliedMigration & { schema: string };
 
 /**
  * Every site's applied migrations in a few queries (one UNION ALL over the history tables per
- * chunk of sites, chunks spread over the given connections) instead of one per site: 1,000 sites are planned in well
- * under a second. A site whose schema is gone is reported as such; one without a history table
- * has applied nothing.
+ * chunk of sites, chunks spread over the given connections) instead of one per site: 1,000 sites
+ * are planned in well under a second. A site whose schema is gone is reported as such; one without
+ * a history table has applied nothing.
  */
 export async function readSiteHistories(connections: Queryable | Queryable[], sites: Pick<SiteTarget, 'schemaName'>[]): Promise<Map<string, SiteHistory>> {
   const pool = Array.isArray(connections) ? connections : [connections];
-  const sql = pool[0];
   const schemas = sites.map((site) => site.schemaName);
   for (const schema of schemas) assertSiteSchemaName(schema);
-  const catalog = await sql<{ schema: string; hasHistory: boolean }[]>`
+  const result = new Map<string, SiteHistory>(schemas.map((schema) => [schema, { history: null, missingSchema: true }]));
+  const tables = await historyTables(pool[0], schemas);
+  for (const schema of tables.keys()) result.set(schema, { history: [] });
+  const withHistory = [...tables].filter(([, hasHistory]) => hasHistory).map(([schema]) => schema);
+  const chunks: string[][] = [];
+  for (let i = 0; i < withHistory.length; i += HISTORY_CHUNK) chunks.push(withHistory.slice(i, i + HISTORY_CHUNK));
+  await Promise.all(chunks.map(async (first, index) => {
+    const sql = pool[index % pool.length];
+    let chunk = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const rows = await sql.unsafe<HistoryRow[]>(historyUnion(chunk));
+        for (const { schema, ...row } of rows) (result.get(schema)!.history as AppliedMigration[]).push(row);
+        return;
+      } catch (error) {
+        if (!DROPPED.has((error as { code?: string }).code ?? '') || attempt === 3) throw error;
+        // Read again which of these sites still have a history table, and only those.
+        const still = await historyTables(sql, chunk);
+        for (const schema of chunk) if (!still.has(schema)) result.set(schema, { history: null, missingSchema: true });
+        chunk = chunk.filter((schema) => still.get(schema));
+        if (chunk.length === 0) return;
+      }
+    }
+  }));
+  return result;
+}
+
+/** Which of the schemas exist (the keys), and whether each has a history table (the values). */
+async function historyTables(sql: Queryable, schemas: string[]): Promise<Map<string, boolean>> {
+  const rows = await sql<{ schema: string; hasHistory: boolean }[]>`
     select n.nspname as schema, exists (
       select 1 from pg_class c where c.relnamespace = n.oid and c.relname = ${SITE_HISTORY_TABLE} and c.relkind in ('r', 'p')
     ) as "hasHistory"
     from pg_namespace n where n.nspname = any(${schemas})`;
-  const result = new Map<string, SiteHistory>(schemas.map((schema) => [schema, { history: null, missingSchema: true }]));
-  const withHistory: string[] = [];
-  for (const row of catalog) {
-    result.set(row.schema, { history: [] });
-    if (row.hasHistory) withHistory.push(row.schema);
-  }
-  const chunks: string[][] = [];
-  for (let i = 0; i < withHistory.length; i += HISTORY_CHUNK) chunks.push(withHistory.slice(i, i + HISTORY_CHUNK));
-  await Promise.all(chunks.map(async (chunk, index) => {
-    const sql = pool[index % pool.length];
-    let rows: (AppliedMigration & { schema: string })[];
-    try {
-      rows = await sql.unsafe<(AppliedMigration & { schema: string })[]>(historyUnion(chunk));
-    } catch (error) {
-      // A site was dropped between the catalog read and this one: read that chunk site by site.
-      if ((error as { code?: string }).code !== '42P01' && (error as { code?: string }).code !== '3F000') throw error;
-      rows = [];
-      for (const schema of chunk) {
-        const history = await readSiteHistory(sql, schema).catch((inner: { code?: string }) => {
-          if (inner.code === '3F000') return null;
-          throw inner;
-        });
-        if (history === null) result.set(schema, { history: null, missingSchema: true });
-        else rows.push(...history.map((row) => ({ ...row, schema })));
-      }
-    }
-    for (const { schema, ...row } of rows) (result.get(schema)!.history as AppliedMigration[]).push(row);
-  }));
-  return result;
+  return new Map(rows.map((row) => [row.schema, row.hasHistory]));
 }
 
 /**
