@@ -19,6 +19,18 @@ const bySlug = (report: MigrateSitesReport) => new Map<string, SiteOutcome>(repo
 const historyOf = async (schema: string) => (await network.sql.unsafe(`select name from "${schema}".indigo_migrations order by name`)).map((row) => row.name as string);
 const siteId = async (slug: string) => (await network.pool`select id from sites where slug = ${slug}`)[0].id as number;
 
+/** Holds a site's advisory lock from another session, as a clone or a delete of it would. */
+async function holdSiteLock(slug: string): Promise<{ id: number; release(): Promise<void> }> {
+  const session = await network.sql.reserve();
+  const id = await siteId(slug);
+  await session`select pg_advisory_lock(${LOCK_CLASS_SITE}, ${id})`;
+  let released: Promise<void> | undefined;
+  return {
+    id,
+    release: () => (released ??= session`select pg_advisory_unlock_all()`.then(() => session.release())),
+  };
+}
+
 beforeAll(async () => {
   migrations = copyOfPackagedMigrations();
   network = await createTestNetwork({ siteMigrationsDir: migrations.dir });
@@ -173,9 +185,7 @@ describe('migrateSites', () => {
     migrations.add('catch_up', 'alter table cms_menus add column catch_up_test int;');
     // The last site stays busy until the test has created the new sites, so the run's first pass
     // cannot end before they exist.
-    const blocker = await network.sql.reserve();
-    const lastId = await siteId('r11');
-    await blocker`select pg_advisory_lock(${LOCK_CLASS_SITE}, ${lastId})`;
+    const blocker = await holdSiteLock('r11');
     let created: Promise<unknown> | undefined;
     try {
       const report = await migrateSites(ctx, {
@@ -185,7 +195,7 @@ describe('migrateSites', () => {
         onEvent: (event) => {
           if (event.type === 'site-done' && !created) {
             created = Promise.all([createSite(olderCtx, { slug: 'late-old' }), createSite(ctx, { slug: 'late-new' })])
-              .then(() => blocker`select pg_advisory_unlock(${LOCK_CLASS_SITE}, ${lastId})`);
+              .then(() => blocker.release());
           }
         },
       });
@@ -198,7 +208,7 @@ describe('migrateSites', () => {
       const status = await siteMigrationStatus(ctx);
       expect(status.summary).toMatchObject({ sites: 15, upToDate: 15, behind: 0 });
     } finally {
-      blocker.release();
+      await blocker.release();
       older.remove();
     }
   });
@@ -235,9 +245,7 @@ describe('migrateSites', () => {
     await createSite(ctx, { slug: 'gone-during' });
     migrations.add('missing', 'alter table cms_settings add column missing_test int;');
     await network.sql.unsafe('drop schema site_gone_before cascade');
-    const blocker = await network.sql.reserve();
-    const duringId = await siteId('gone-during');
-    await blocker`select pg_advisory_lock(${LOCK_CLASS_SITE}, ${duringId})`;
+    const blocker = await holdSiteLock('gone-during');
     let deleted: Promise<unknown> | undefined;
     try {
       const report = await migrateSites(ctx, {
@@ -245,9 +253,9 @@ describe('migrateSites', () => {
         retries: 50,
         onEvent: (event) => {
           if (event.type === 'site-retry' && event.site.slug === 'gone-during') {
-            deleted ??= network.sql`delete from sites where id = ${duringId}`
+            deleted ??= network.sql`delete from sites where id = ${blocker.id}`
               .then(() => network.sql.unsafe('drop schema site_gone_during cascade'))
-              .then(() => blocker`select pg_advisory_unlock(${LOCK_CLASS_SITE}, ${duringId})`);
+              .then(() => blocker.release());
           }
         },
       });
@@ -257,8 +265,7 @@ describe('migrateSites', () => {
       expect(outcomes.get('gone-during')).toMatchObject({ status: 'skipped', reason: 'the site was deleted during the run' });
       expect([...outcomes.values()].filter((site) => site.status === 'migrated')).toHaveLength(15);
     } finally {
-      await blocker`select pg_advisory_unlock_all()`;
-      blocker.release();
+      await blocker.release();
       await network.sql`delete from sites where slug = 'gone-before'`;
     }
   });
