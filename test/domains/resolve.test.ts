@@ -114,9 +114,10 @@ describe('createSiteResolver', () => {
   });
 
   it('serves repeated lookups from its cache, positive and negative, until told of a change', async () => {
+    // Before the resolver listens: the notification of this change must not reach it.
+    await verified('beta', 'beta-cache.example');
     resolver = createSiteResolver({ sql: pool, baseDomain: BASE });
     await resolver.ready;
-    await verified('beta', 'beta-cache.example');
     expect(await resolver.resolve('beta-cache.example')).toEqual(site.beta);
     expect(await resolver.resolve('later.example')).toBeNull();
 
@@ -176,10 +177,13 @@ describe('cache invalidation across processes', () => {
   const distIndex = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js');
   let child: ChildProcessWithoutNullStreams;
   let answers: AsyncIterator<string>;
+  let challenge: { name: string; value: string };
 
   /** A separate node process with its own pool, resolver and LISTEN connection; it answers one host per line. */
   beforeAll(async () => {
     if (!existsSync(distIndex)) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` before the tests');
+    // Added before the child listens: the notification of this change must not reach it.
+    ({ record: challenge } = await addDomain(ctx, { site: 'beta', domain: 'cross.example', baseDomain: null }));
     const program = `
       import { createInterface } from 'node:readline';
       const { createPool, createSiteResolver } = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
@@ -207,14 +211,13 @@ describe('cache invalidation across processes', () => {
   }
 
   it('a domain verified in this process resolves in the other within a second', async () => {
-    const { record } = await addDomain(ctx, { site: 'beta', domain: 'cross.example', baseDomain: null });
     expect(await ask('cross.example')).toBeNull();
     // The child caches for an hour: only a notification can change its answer.
     await net.sql`update site_domains set verification_state = 'verified' where domain = 'cross.example'`;
     expect(await ask('cross.example')).toBeNull();
     await net.sql`update site_domains set verification_state = 'pending' where domain = 'cross.example'`;
 
-    dns.setRecords(record.name, [{ type: 'TXT', value: record.value }]);
+    dns.setRecords(challenge.name, [{ type: 'TXT', value: challenge.value }]);
     const report = await verifyDomain(ctx, { domain: 'cross.example', resolver: createDnsResolver({ servers: [dns.serversEnv] }) });
     expect(report.transition).toBe('verified');
     const committedAt = Date.now();
