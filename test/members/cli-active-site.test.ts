@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, addUser, createSite } from '../../src/index.js';
 import { hardDeleteSite } from '../../src/lib/lifecycle/hard-delete.js';
 import { softDeleteSite } from '../../src/lib/lifecycle/soft-delete.js';
-import { binRun, cliEnv, json, runCli } from '../support/cli.js';
+import { json, runCli } from '../support/cli.js';
+import { atTerminal as atTerminalWith, type TerminalStep } from '../support/terminal.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
 import { networkState } from './network-state.js';
 
@@ -143,32 +143,6 @@ describe('the active site', () => {
   }, 30_000);
 });
 
-/** `script` gives the CLI a real pseudo-terminal; each RegExp step waits for new output, each string is typed. */
-function atTerminal(args: string[], steps: (string | RegExp)[]): Promise<{ code: number | null; screen: string }> {
-  return new Promise((resolve, reject) => {
-    const command = [process.execPath, binRun, ...args].map((part) => `'${part}'`).join(' ');
-    const env = cliEnv({ CI: undefined, DATABASE_URL: net.url, INDIGO_SITES_CONFIG_DIR: configDir });
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env });
-    let screen = '';
-    let closed = false;
-    const plain = () => screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
-    child.stdout.on('data', (chunk) => { screen += chunk; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      closed = true;
-      resolve({ code, screen: plain() });
-    });
-    (async () => {
-      let seen = 0;
-      for (const step of steps) {
-        if (typeof step === 'string') {
-          child.stdin.write(step);
-          continue;
-        }
-        while (!closed && !step.test(plain().slice(seen))) await new Promise((r) => setTimeout(r, 25));
-        if (closed) return;
-        seen = plain().length;
-      }
-    })();
-  });
+function atTerminal(args: string[], steps: TerminalStep[]) {
+  return atTerminalWith(args, steps, { DATABASE_URL: net.url, INDIGO_SITES_CONFIG_DIR: configDir });
 }
