@@ -181,6 +181,27 @@ describe('withSiteTransaction with postgres.js', () => {
     expect(seen).toMatchObject({ failed: '22012', lateFailure: '22012', rows: ['kept', 't3'] });
   });
 
+  it('reports a connection killed mid-transaction without crashing the process or committing', async () => {
+    // A pool of its own: postgres.js 3.4.10 cannot always reuse a slot whose session was killed
+    // (porsager/postgres#1154, #1208), and the other tests must not depend on that.
+    const doomed = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const error = await withScope(t1, () =>
+        withSiteTransaction(doomed, async (tx) => {
+          await tx`insert into marker (site) values ('lost')`;
+          await tx`select pg_terminate_backend(pg_backend_pid())`;
+        }),
+      ).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('CONNECTION_CLOSED');
+      // Give a stray write on the dead socket (the driver bug we avoid) time to surface.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await doomed.end({ timeout: 0 });
+    }
+    const [row] = await sql`select count(*)::int as n from site_t1.marker`;
+    expect(row!.n).toBe(1);
+  });
+
   it('honours isolation level and read only', async () => {
     const level = await withScope(t1, () =>
       withSiteTransaction(sql, async (tx) => (await tx`show transaction_isolation`)[0]!.transaction_isolation, {

@@ -94,6 +94,24 @@ function reportedError(thrown: boolean, fnError: unknown, failures: Failures): u
   return fnError;
 }
 
+const CONNECTION_GONE = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
+
+/**
+ * Whether postgres.js reported that the connection itself is gone. postgres.js 3.4.10 must then
+ * not be sent anything more on it, not even ROLLBACK: the write lands on a null socket and
+ * throws an uncaught TypeError (porsager/postgres#1154, #1208). Nor may the reserved connection
+ * be released: release() would put the closed connection back among the open ones, while
+ * postgres.js has already returned it to the pool as closed.
+ *
+ * Server codes such as 57P01 are deliberately not treated as "gone": when a session is killed,
+ * the statement in flight gets CONNECTION_CLOSED, and postgres.js hands the stale FATAL error to
+ * the first query on the reconnected session, which is alive and must be released.
+ */
+function connectionGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_GONE.has(code);
+}
+
 /** A string literal for the simple protocol (it has no parameters); standard_conforming_strings is on. */
 function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -108,6 +126,8 @@ export async function reservedSiteTransaction(
   fn: Body,
 ): Promise<unknown> {
   const conn = await sql.reserve();
+  // postgres.js takes a connection that died back itself (see connectionGone).
+  let release = true;
   try {
     const started = conn.unsafe(`begin ${beginOptions}; select set_config('search_path', ${literal(searchPath)}, true)`);
     const execute = (started as unknown as PendingQuery).handler;
@@ -139,8 +159,9 @@ export async function reservedSiteTransaction(
           if (!failures.failed) throw error;
         }
       }
-      await conn`rollback to savepoint ${conn(name)}`;
-      throw reportedError(thrown, fnError, failures);
+      const reported = reportedError(thrown, fnError, failures);
+      if (!connectionGone(reported) && !connectionGone(failures.error)) await conn`rollback to savepoint ${conn(name)}`;
+      throw reported;
     };
 
     // BEGIN and set_config are tracked like fn's queries: being first on the connection, their
@@ -163,20 +184,31 @@ export async function reservedSiteTransaction(
     }
 
     if (!thrown && !failures.failed) {
-      const committed = await conn.unsafe('commit');
+      let committed: postgres.RowList<postgres.Row[]>;
+      try {
+        committed = await conn.unsafe('commit');
+      } catch (error) {
+        if (connectionGone(error)) release = false;
+        throw error;
+      }
       if (committed.command !== 'ROLLBACK') return result;
       // COMMIT ran after every statement fn issued, so an unawaited failure is recorded by now.
       throw failures.failed
         ? failures.error
         : new TransactionAbortedError('the transaction was rolled back at COMMIT because one of its statements had failed');
     }
-    try {
-      await conn.unsafe('rollback');
-    } catch {
-      // A connection that cannot roll back is broken; postgres.js discards it, so nothing leaks.
+    const reported = reportedError(thrown, fnError, failures);
+    if (connectionGone(reported) || connectionGone(failures.error)) {
+      release = false;
+    } else {
+      try {
+        await conn.unsafe('rollback');
+      } catch (error) {
+        if (connectionGone(error)) release = false;
+      }
     }
-    throw reportedError(thrown, fnError, failures);
+    throw reported;
   } finally {
-    conn.release();
+    if (release) conn.release();
   }
 }
