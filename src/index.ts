@@ -18,3 +18,4 @@ export * from './lib/members/index.js';
 export * from './lib/actor.js';
 export * from './lib/domains/index.js';
 export * from './lib/lifecycle/index.js';
+export * from './lib/scope/index.js';

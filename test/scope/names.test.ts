@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/lib/errors.js';
 import {
-  assertSiteSchemaName,
   isSiteSchemaName,
   normalizeSiteId,
   parseScopedQueueName,
@@ -9,7 +8,7 @@ import {
   scopedQueueNameFor,
   siteSearchPath,
 } from '../../src/lib/scope/index.js';
-import { escapeRedisGlob, quoteIdentifier } from '../../src/lib/scope/names.js';
+import { assertSiteSchemaName, escapeRedisGlob, quoteIdentifier } from '../../src/lib/scope/names.js';
 
 describe('site schema names', () => {
   it.each(['site_acme', 'site_a1', 'site_my_blog', `site_${'a'.repeat(58)}`])('accepts %s', (name) => {

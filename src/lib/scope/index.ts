@@ -20,7 +20,6 @@ export {
 } from './context.js';
 export { JobScopeError, ScopeNotConfiguredError, ScopeRequiredError, SiteUnavailableError } from './errors.js';
 export {
-  assertSiteSchemaName,
   isSiteSchemaName,
   normalizeSiteId,
   parseScopedQueueName,
