@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -119,6 +120,17 @@ describe('createMigrationFile (migrate:create)', () => {
     expect(second.name).toBe('0002_posts_title_index');
     const loaded = await loadMigrationSet(set.dir);
     expect(loaded.migrations.map((m) => [m.name, m.transactional])).toEqual([['0000_cms', true], ['0001_add_word_count', true], ['0002_posts_title_index', false]]);
+  });
+
+  it('leaves drizzle-kit generate working on the folder (it finds no schema change after the hand-written file)', async () => {
+    set = copyOfPackagedMigrations();
+    await createMigrationFile({ dir: set.dir, name: 'hand_written' });
+    // drizzle-kit prefixes "./" to --out, so it needs a path relative to the working directory.
+    const result = spawnSync(process.execPath, [
+      'node_modules/drizzle-kit/bin.cjs', 'generate', '--dialect', 'postgresql', '--schema', './src/lib/db/site-schema.ts', '--out', path.relative(process.cwd(), set.dir), '--name', 'cms',
+    ], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/No schema changes/);
   });
 
   it('starts a journal in a folder that has none', async () => {
