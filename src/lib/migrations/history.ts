@@ -39,6 +39,8 @@ export async function listSiteTargets(sql: Queryable, filter: SiteFilter = {}): 
     where ${status === 'active' ? sql`status = 'active' and deleted_at is null` : sql`true`}
       and ${filter.slugs ? sql`slug = any(${filter.slugs})` : sql`true`}
     order by id`;
+  // Ids end up in SQL text (advisory lock keys); a pool without indigo-sites' bigint parser returns strings.
+  for (const site of sites) site.id = Number(site.id);
   if (filter.slugs) {
     const found = new Set(sites.map((site) => site.slug));
     const missing = filter.slugs.filter((slug) => !found.has(slug));
