@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLASS, LockKey } from '../../src/lib/db/locks.js';
 import { json, runCli } from '../support/cli.js';
+import { atTerminal } from '../support/terminal.js';
 import { copyOfPackagedMigrations, createSites, WORD_COUNT_MIGRATION, wordCountState, type MigrationDir } from '../support/migrations-fixtures.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
 
@@ -79,6 +80,17 @@ describe('indigo-sites migrate:sites', () => {
     expect(lines.at(-1)).toMatch(/^done: 3\/3 sites · 0 failed · 0 in flight · [\d.]+ sites\/s$/);
     expect(result.stdout).toMatch(/^3 migrated, 0 up to date, 0 failed, 0 skipped — 3 sites in [\d.]+ s/);
     expect(result.stderr + result.stdout).not.toMatch(ANSI);
+  });
+
+  it('on a terminal shows one overall bar and the sites in flight, not a line per site', async () => {
+    migrations.add('terminal_bar', 'alter table cms_pages add column terminal_bar int;\nselect pg_sleep(0.05);');
+    const { code, screen } = await atTerminal(['migrate:sites', '--sites', 's1,s2,s3,s4,s5,s6', '--concurrency', '2', '--database-url', network.url], [], { INDIGO_SITE_MIGRATIONS: migrations.dir });
+    expect(code, screen).toBe(0);
+    expect(screen).toMatch(/Migrating sites [█░]{24} \d\/6 sites · 0 failed · \d in flight/);
+    expect(screen).toMatch(/in flight: s\d+ \(\d{4}_terminal_bar\)/);
+    expect(screen).toMatch(/Migrated sites █{24} 6\/6 sites · 0 failed · 0 in flight/);
+    expect(screen).toMatch(/6 migrated, 0 up to date, 0 failed, 0 skipped/);
+    expect(screen).not.toMatch(/\[\d\/6\] migrated/);
   });
 
   it('refuses an edited applied migration with exit 4 naming the file, before any change', async () => {
