@@ -198,6 +198,20 @@ describe('withSiteTransaction with postgres.js', () => {
     } finally {
       await doomed.end({ timeout: 0 });
     }
+    const doomedToo = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const error = await withScope(t1, () =>
+        withSiteTransaction(doomedToo, async (tx) => {
+          await tx`insert into marker (site) values ('lost too')`;
+          await tx.savepoint((sp) => sp`select pg_terminate_backend(pg_backend_pid())`).catch(() => {});
+          return 'caught the savepoint error and carried on';
+        }),
+      ).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('CONNECTION_CLOSED');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await doomedToo.end({ timeout: 0 });
+    }
     const [row] = await sql`select count(*)::int as n from site_t1.marker`;
     expect(row!.n).toBe(1);
   });

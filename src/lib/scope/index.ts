@@ -18,7 +18,7 @@ export {
   type SiteScope,
   type WithScopeOptions,
 } from './context.js';
-export { JobScopeError, ScopeNotConfiguredError, ScopeRequiredError, SiteUnavailableError } from './errors.js';
+export { JobScopeError, ScopeNotConfiguredError, ScopeRequiredError, SiteUnavailableError, TransactionAbortedError } from './errors.js';
 export {
   isSiteSchemaName,
   normalizeSiteId,

@@ -8,18 +8,18 @@ import { TransactionAbortedError } from './errors.js';
  * fn's first query.
  *
  * Why not `sql.begin`: it waits for BEGIN before calling fn, so set_config can at best share a
- * round trip with fn's first query and still costs a statement of its own. Sending
- * `begin; select set_config(…)` as one message up front takes one round trip fewer than
- * sql.begin and about the same client CPU (see bench/scope.ts).
+ * round trip with fn's first query and still costs a statement of its own (+20–30 % client CPU
+ * per one-query transaction). Sending `begin; select set_config(…)` as one message up front
+ * takes one round trip fewer than sql.begin, for about 10 % more client CPU (bench/scope.ts).
  *
  * What sql.begin did for us and we therefore do here:
  * - every query fn issues has its failure recorded (and its rejection marked handled), so a
  *   failed statement whose error fn caught, or never awaited, fails the transaction with that
- *   error instead of crashing the process with an unhandled rejection or reporting success for
- *   a transaction PostgreSQL rolled back;
+ *   error instead of crashing the process with an unhandled rejection;
  * - savepoints, with the same rules inside them;
  * - ROLLBACK on any failure, COMMIT otherwise, and only then is the connection released, so no
  *   other request can borrow it in the middle of this transaction.
+ * One thing it did not: a COMMIT that PostgreSQL turned into ROLLBACK is reported as a failure.
  *
  * Node 20's AsyncLocalStorage runs hooks on every promise, so the happy path below is kept to
  * one async function with as few extra promises as possible.
@@ -34,6 +34,12 @@ function isPendingQuery(value: unknown): value is PendingQuery {
   return value instanceof Promise && typeof (value as Partial<PendingQuery>).handler === 'function';
 }
 
+/** Whether postgres.js has reported the reserved connection closed (see connectionGone). */
+interface ConnectionState {
+  gone: unknown;
+  noteFailure(error: unknown): void;
+}
+
 /** The first failure among the queries of one transaction or savepoint. */
 interface Failures {
   failed: boolean;
@@ -44,8 +50,13 @@ interface Failures {
  * The handler every query of one transaction or savepoint runs through: it records the query's
  * failure (marking the rejection handled, as sql.begin does) and then executes it as usual.
  */
-function trackingHandler(execute: (query: PendingQuery) => void, failures: Failures): (query: PendingQuery) => void {
+function trackingHandler(
+  execute: (query: PendingQuery) => void,
+  failures: Failures,
+  connection: ConnectionState,
+): (query: PendingQuery) => void {
   const record = (error: unknown) => {
+    connection.noteFailure(error);
     if (!failures.failed) {
       failures.failed = true;
       failures.error = error;
@@ -126,8 +137,14 @@ export async function reservedSiteTransaction(
   fn: Body,
 ): Promise<unknown> {
   const conn = await sql.reserve();
-  // postgres.js takes a connection that died back itself (see connectionGone).
-  let release = true;
+  // Once postgres.js reports the connection closed, nothing more may be sent on it and it must
+  // not be released: postgres.js has already taken it back (see connectionGone).
+  const connection: ConnectionState = {
+    gone: undefined,
+    noteFailure(error) {
+      if (this.gone === undefined && connectionGone(error)) this.gone = error;
+    },
+  };
   try {
     const started = conn.unsafe(`begin ${beginOptions}; select set_config('search_path', ${literal(searchPath)}, true)`);
     const execute = (started as unknown as PendingQuery).handler;
@@ -138,7 +155,7 @@ export async function reservedSiteTransaction(
       if (typeof body !== 'function') throw new ValidationError('savepoint needs a callback');
       const name = `s${savepoints++}${typeof nameOrFn === 'string' ? `_${nameOrFn}` : ''}`;
       const failures: Failures = { failed: false, error: undefined };
-      const sp = trackedConnection(conn, trackingHandler(execute, failures), savepoint);
+      const sp = trackedConnection(conn, trackingHandler(execute, failures, connection), savepoint);
       await conn`savepoint ${conn(name)}`;
       let result: unknown;
       let thrown = false;
@@ -160,14 +177,15 @@ export async function reservedSiteTransaction(
         }
       }
       const reported = reportedError(thrown, fnError, failures);
-      if (!connectionGone(reported) && !connectionGone(failures.error)) await conn`rollback to savepoint ${conn(name)}`;
+      connection.noteFailure(reported);
+      if (connection.gone === undefined) await conn`rollback to savepoint ${conn(name)}`;
       throw reported;
     };
 
     // BEGIN and set_config are tracked like fn's queries: being first on the connection, their
     // failure is the one reported, rather than the "transaction is aborted" errors that follow.
     const failures: Failures = { failed: false, error: undefined };
-    const handler = trackingHandler(execute, failures);
+    const handler = trackingHandler(execute, failures, connection);
     const tx = trackedConnection(conn, handler, savepoint);
     (started as unknown as PendingQuery).handler = handler;
     started.execute();
@@ -183,12 +201,12 @@ export async function reservedSiteTransaction(
       fnError = error;
     }
 
-    if (!thrown && !failures.failed) {
+    if (!thrown && !failures.failed && connection.gone === undefined) {
       let committed: postgres.RowList<postgres.Row[]>;
       try {
         committed = await conn.unsafe('commit');
       } catch (error) {
-        if (connectionGone(error)) release = false;
+        connection.noteFailure(error);
         throw error;
       }
       if (committed.command !== 'ROLLBACK') return result;
@@ -197,18 +215,18 @@ export async function reservedSiteTransaction(
         ? failures.error
         : new TransactionAbortedError('the transaction was rolled back at COMMIT because one of its statements had failed');
     }
-    const reported = reportedError(thrown, fnError, failures);
-    if (connectionGone(reported) || connectionGone(failures.error)) {
-      release = false;
-    } else {
+    // fn may have caught a savepoint's "connection closed" and returned normally.
+    const reported = thrown || failures.failed ? reportedError(thrown, fnError, failures) : connection.gone;
+    connection.noteFailure(reported);
+    if (connection.gone === undefined) {
       try {
         await conn.unsafe('rollback');
       } catch (error) {
-        if (connectionGone(error)) release = false;
+        connection.noteFailure(error);
       }
     }
     throw reported;
   } finally {
-    if (release) conn.release();
+    if (connection.gone === undefined) conn.release();
   }
 }
