@@ -18,6 +18,7 @@ export const POLICY = {
   'site.delete': ['superadmin'],
   'site.restore': ['superadmin'],
   'site.hardDelete': ['superadmin'],
+  'site.purgeCache': ['superadmin'],
   'site.clone': ['superadmin'],
   'site.migrate': ['superadmin'],
   'domain.manage': ['superadmin'],

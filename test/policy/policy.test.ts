@@ -23,6 +23,7 @@ import { addDomain } from '../../src/lib/domains/domains.js';
 import { listAuditEntries } from '../../src/lib/lifecycle/audit.js';
 import { cloneSite } from '../../src/lib/lifecycle/clone.js';
 import { hardDeleteSite } from '../../src/lib/lifecycle/hard-delete.js';
+import { purgeSiteCache } from '../../src/lib/lifecycle/purge-cache.js';
 import { restoreSite, softDeleteSite } from '../../src/lib/lifecycle/soft-delete.js';
 import { networkStats } from '../../src/lib/lifecycle/stats.js';
 import { suspendSite, unsuspendSite } from '../../src/lib/lifecycle/status.js';
@@ -73,6 +74,7 @@ const CELLS: Record<PolicyAction, Cell> = {
     audited: true,
   },
   'site.hardDelete': { prepare: asOperator, call: (ctx, tag) => hardDeleteSite(ctx, { slug: tag, confirm: tag, force: true }), audited: true },
+  'site.purgeCache': { call: (ctx) => purgeSiteCache(ctx, { slug: FIXTURE, redis: { redisUrl: '' } }) },
   'site.clone': { call: (ctx, tag) => cloneSite(ctx, { source: FIXTURE, target: `clone-${tag}` }), audited: true },
   'site.migrate': { call: (ctx) => migrateSites(ctx, { sites: [FIXTURE], wait: true }) },
   'domain.manage': { call: (ctx, tag) => addDomain(ctx, { site: FIXTURE, domain: `${tag}.example.com`, baseDomain: null }), audited: true },
