@@ -6,8 +6,9 @@
  * schemas with the CMS tables and 20 posts each, created from the packaged migrations with raw
  * SQL over 4 connections (site:create's code path is benchmarked by bench/site-create).
  * The migration: add a column, index it, update every row (plus the history row).
- * For each concurrency 1, 2, 4, 8: the CLI run, then the psql floor, each followed by an untimed
- * revert (drop the column, delete the history row) so the next run has the same work.
+ * For each concurrency 1, 2, 4, 8: the CLI run and the psql floor, each followed by an untimed
+ * revert (drop the column, delete the history row) so the next run has the same work; BENCH_ROUNDS
+ * (default 3) rounds alternating which goes first, medians reported.
  * Then: a run with nothing pending, and the CLI's peak RSS (VmHWM) per run.
  *
  * Run: npx tsc -p tsconfig.json && npx tsx bench/migrate-sites.ts
@@ -22,11 +23,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPool, initNetwork, loadSiteMigrations, packagedSiteMigrationsDir, siteMigrationBatch, silentLogger, historyInsert } from '../src/index.js';
-import { benchDatabase, fmt, verdict } from './support.js';
+import { benchDatabase, fmt, median, verdict } from './support.js';
 
 const SITES = Number(process.env.BENCH_SITES ?? 1000);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,2,4,8').split(',').map(Number);
 const POSTS_PER_SITE = 20;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const binRun = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 
 const MIGRATION_NAME = '0001_word_count';
@@ -121,29 +123,44 @@ insert into public.sites (slug, name, schema_name) values ('b${i}', 'Bench ${i}'
   await pool`checkpoint`;
 
   // ---- timed runs -----------------------------------------------------------------------------
-  console.log('\nconcurrency   indigo-sites (CLI wall)   of which the run         psql floor            ratio   CLI peak RSS, CPU');
-  const results: { concurrency: number; cliRate: number; runRate: number; floorRate: number; rssKb: number }[] = [];
-  for (const concurrency of CONCURRENCIES) {
+  // Each configuration runs ROUNDS times, the CLI first in odd rounds and the floor first in even
+  // ones, and the median counts: other processes on the machine make single runs noisy.
+  const timings = new Map<number, { cliMs: number[]; runMs: number[]; floorMs: number[]; rssKb: number[]; cpu: number[] }>(
+    CONCURRENCIES.map((c) => [c, { cliMs: [], runMs: [], floorMs: [], rssKb: [], cpu: [] }]),
+  );
+  const timeCli = async (concurrency: number) => {
     const cliRun = await cli(['--concurrency', String(concurrency)]);
     const report = JSON.parse(cliRun.output!);
     if (report.summary.migrated !== allSchemas.length) throw new Error(`CLI migrated ${report.summary.migrated} of ${allSchemas.length}`);
-    await assertAllMigrated();
-    await revert();
-    await pool`checkpoint`;
-
-    const floorStarted = performance.now();
+    const t = timings.get(concurrency)!;
+    t.cliMs.push(cliRun.ms);
+    t.runMs.push(report.durationMs);
+    t.rssKb.push(cliRun.peakRssKb ?? 0);
+    t.cpu.push(cliRun.cpuSeconds ?? NaN);
+  };
+  const timeFloor = async (concurrency: number) => {
+    const started = performance.now();
     await floor(concurrency);
-    const floorMs = performance.now() - floorStarted;
-    await assertAllMigrated();
-    await revert();
-    await pool`checkpoint`;
-
-    const cliRate = (allSchemas.length / cliRun.ms) * 1000;
-    const runRate = (allSchemas.length / report.durationMs) * 1000;
-    const floorRate = (allSchemas.length / floorMs) * 1000;
-    results.push({ concurrency, cliRate, runRate, floorRate, rssKb: cliRun.peakRssKb ?? 0 });
-    console.log(`${String(concurrency).padStart(11)}   ${fmt(cliRate).padStart(7)} sites/s ${fmt(cliRun.ms / 1000, 2).padStart(6)} s   ${fmt(runRate).padStart(7)} sites/s ${fmt(report.durationMs / 1000, 2).padStart(6)} s   ${fmt(floorRate).padStart(7)} sites/s ${fmt(floorMs / 1000, 2).padStart(6)} s   ${fmt(floorRate / cliRate, 2).padStart(5)}x   ${fmt((cliRun.peakRssKb ?? 0) / 1024)} MB, ${fmt(cliRun.cpuSeconds ?? NaN, 2)} s`);
+    timings.get(concurrency)!.floorMs.push(performance.now() - started);
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const concurrency of CONCURRENCIES) {
+      for (const measure of round % 2 === 0 ? [timeCli, timeFloor] : [timeFloor, timeCli]) {
+        await measure(concurrency);
+        await assertAllMigrated();
+        await revert();
+        await pool`checkpoint`;
+      }
+    }
   }
+  console.log(`\nmedian of ${ROUNDS} rounds; concurrency   indigo-sites (CLI wall)   of which the run         psql floor            ratio   CLI peak RSS, CPU`);
+  const rate = (ms: number) => (allSchemas.length / ms) * 1000;
+  const results = CONCURRENCIES.map((concurrency) => {
+    const t = timings.get(concurrency)!;
+    const row = { concurrency, cliRate: rate(median(t.cliMs)), runRate: rate(median(t.runMs)), floorRate: rate(median(t.floorMs)), rssKb: Math.max(...t.rssKb) };
+    console.log(`${String(concurrency).padStart(34)}   ${fmt(row.cliRate).padStart(7)} sites/s ${fmt(median(t.cliMs) / 1000, 2).padStart(6)} s   ${fmt(row.runRate).padStart(7)} sites/s ${fmt(median(t.runMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate).padStart(7)} sites/s ${fmt(median(t.floorMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate / row.cliRate, 2).padStart(5)}x   ${fmt(row.rssKb / 1024)} MB, ${fmt(median(t.cpu), 2)} s`);
+    return row;
+  });
 
   // ---- nothing pending ------------------------------------------------------------------------
   await cli([]);

@@ -64,11 +64,15 @@ describe('site migration batch', () => {
     expect(() => siteMigrationBatch('site_old', [concurrent])).toThrow(ValidationError);
   });
 
-  it('announces each migration and runs the guard before the first one', () => {
-    const tx = { ...concurrent, name: '0002_tx', transactional: true, sql: 'select 1' };
-    const batch = siteMigrationBatch('site_a', [tx], { guard: 'select guard();', announce: true });
-    expect(batch.indexOf('select guard();')).toBeLessThan(batch.indexOf('select 1'));
-    expect(batch).toMatch(/raise notice 'indigo:migration site_a 0002_tx'/);
+  it('announces each migration and runs the guard before the first one, in the same DO block', () => {
+    const first = { ...concurrent, name: '0002_tx', transactional: true, sql: 'select 1' };
+    const second = { ...first, name: '0003_tx', sql: 'select 2' };
+    const batch = siteMigrationBatch('site_a', [first, second], { guard: 'perform guard();', announce: true });
+    expect(batch.indexOf('perform guard();')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'"));
+    expect(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'")).toBeLessThan(batch.indexOf('select 1'));
+    expect(batch.indexOf('select 1')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0003_tx'"));
+    expect(batch.match(/do \$indigo\$/g)).toHaveLength(2);
+    expect(siteMigrationBatch('site_a', [first], { historyTableExists: true })).not.toMatch(/create table if not exists/);
   });
 });
 

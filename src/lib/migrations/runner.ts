@@ -336,7 +336,7 @@ class SiteMigrationRun {
         work.readyAt = Date.now() + delayMs;
         this.waiting.push(work);
         this.emit({ type: 'site-retry', site: ref(site), attempt: work.attempts, delayMs, error, progress: { ...this.progress } });
-      } else if (error.code === '3F000' && !(await this.siteExists(this.clients[worker], site.id))) {
+      } else if ((error.code === '3F000' || error.code === '42P01') && !(await this.siteExists(this.clients[worker], site.id))) {
         this.skip(work, 'the site was deleted during the run');
       } else {
         this.finish({ ...this.outcomeOf(work, 'failed'), error });
@@ -380,19 +380,17 @@ class SiteMigrationRun {
     return [
       `select set_config('lock_timeout', '${this.opts.lockTimeoutMs}ms', true), set_config('statement_timeout', '${this.opts.statementTimeoutMs}ms', true);`,
       `select pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${site.id});`,
-      siteMigrationBatch(site.schemaName, migrations, { guard: this.guard(site, history), announce: true }),
+      siteMigrationBatch(site.schemaName, migrations, { guard: this.guard(site, history), announce: true, historyTableExists: history.length > 0 }),
       this.auditInsert(site, migrations),
     ].join('\n');
   }
 
-  /** Raises unless this run holds its lock and the site's history is exactly `history`. */
+  /** PL/pgSQL that raises unless this run holds its lock and the site's history is exactly `history`. */
   private guard(site: SiteTarget, history: AppliedMigration[]): string {
-    return `do $indigo$ begin
-  ${this.lock ? migrateLockGuard(this.lock.session) : ''}
+    return `${this.lock ? migrateLockGuard(this.lock.session) : ''}
   if (select coalesce(md5(string_agg(name || ':' || checksum, ',' order by name collate "C")), '') from "${site.schemaName}".${SITE_HISTORY_TABLE}) <> '${historyFingerprint(history)}' then
     raise exception using errcode = '${HISTORY_CHANGED_SQLSTATE}', message = 'the history of ${site.schemaName} changed since this run read it';
-  end if;
-end $indigo$;`;
+  end if;`;
   }
 
   /**

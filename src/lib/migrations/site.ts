@@ -89,7 +89,10 @@ export function historyTableDdl(schemaName: string): string {
 }
 
 export interface SiteMigrationBatchOptions {
-  /** SQL run once the history table exists and before the first migration: a check that raises to abort the batch. */
+  /**
+   * PL/pgSQL statements run before the first migration (once the history table exists) that raise
+   * to abort the batch; they share the first migration's DO block, so they cost no statement.
+   */
   guard?: string;
   /**
    * Raise a NOTICE `indigo:migration <schema> <name>` as each migration starts: notices reach the
@@ -101,9 +104,13 @@ export interface SiteMigrationBatchOptions {
    * the batch with CONCURRENTLY removed (see withoutConcurrently). Refused otherwise.
    */
   newSchema?: boolean;
+  /** The caller knows the history table exists (the site has history): skip its CREATE … IF NOT EXISTS. */
+  historyTableExists?: boolean;
 }
 
 export const MIGRATION_NOTICE_PREFIX = 'indigo:migration ';
+
+const MIGRATION_STARTED = `set_config('indigo.migration_started', clock_timestamp()::text, true)`;
 
 /**
  * One simple-protocol batch that applies the given migrations to a site schema and records each
@@ -116,24 +123,25 @@ export function siteMigrationBatch(schemaName: string, migrations: MigrationFile
   // Hand-written migrations name objects unqualified: they must land in the site schema. The
   // caller's search_path is restored afterwards because the batch runs inside its transaction.
   const parts = [
-    historyTableDdl(schemaName),
-    ...(options.guard ? [options.guard] : []),
+    ...(options.historyTableExists ? [] : [historyTableDdl(schemaName)]),
     `select set_config('indigo.saved_search_path', current_setting('search_path'), true);`,
     `set local search_path = "${schemaName}", public;`,
   ];
+  const plpgsql = options.guard ? [options.guard] : [];
+  const doBlock = () => `do $indigo$ begin\n${plpgsql.splice(0).join('\n')}\nend $indigo$;`;
   for (const migration of migrations) {
     if (!migration.transactional && !options.newSchema) throw new ValidationError(`migration ${migration.name} runs outside a transaction and cannot be batched`);
+    if (options.announce) plpgsql.push(`perform ${MIGRATION_STARTED}; raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}';`);
+    if (plpgsql.length > 0) parts.push(doBlock());
+    if (!options.announce) parts.push(`select ${MIGRATION_STARTED};`);
     const rendered = renderSiteMigration(migration, schemaName);
     parts.push(
-      options.announce
-        ? `do $indigo$ begin perform set_config('indigo.migration_started', clock_timestamp()::text, true); ` +
-            `raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}'; end $indigo$;`
-        : `select set_config('indigo.migration_started', clock_timestamp()::text, true);`,
       migration.transactional ? rendered : splitSqlStatements(rendered).map(withoutConcurrently).join('\n;\n'),
       // The newline ends a trailing `-- comment` in the file before the semicolon.
       `\n;\n${historyInsert(schemaName, migration, `round(extract(epoch from clock_timestamp() - current_setting('indigo.migration_started')::timestamptz) * 1000)::int`)}`,
     );
   }
+  if (plpgsql.length > 0) parts.push(doBlock());
   parts.push(`select set_config('search_path', current_setting('indigo.saved_search_path'), true);`);
   return parts.join('\n');
 }
