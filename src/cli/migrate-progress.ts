@@ -25,26 +25,19 @@ export async function runWithMigrateProgress(mode: MigrateProgressMode, run: Run
 /** Counts, rate and ETA from the runner's events. */
 class ProgressTracker {
   progress: MigrateSitesProgress = { total: 0, done: 0, migrated: 0, failed: 0, skipped: 0, inFlight: 0 };
-  upToDate = 0;
   private firstStart = 0;
   readonly inFlight = new Map<string, string>();
 
   update(event: MigrateSitesEvent): void {
-    if (event.type === 'planned') {
-      this.progress = { ...this.progress, total: event.toMigrate };
-      this.upToDate = event.upToDate;
-    } else if (event.type === 'sites-added') {
-      this.progress = { ...this.progress, total: this.progress.total + event.toMigrate };
-    } else if (event.type === 'site-start') {
+    if (event.type === 'lock-wait') return;
+    this.progress = event.progress;
+    if (event.type === 'site-start') {
       this.firstStart ||= performance.now();
       this.inFlight.set(event.site.slug, event.migrations.join(', '));
-      this.progress = event.progress;
     } else if (event.type === 'site-retry') {
       this.inFlight.delete(event.site.slug);
-      this.progress = event.progress;
     } else if (event.type === 'site-done') {
       this.inFlight.delete(event.outcome.slug);
-      this.progress = event.progress;
     }
   }
 

@@ -101,11 +101,11 @@ export interface MigrateSitesProgress {
 
 export type MigrateSitesEvent =
   | { type: 'lock-wait'; holder: MigrateLockHolder | null; description: string }
-  | { type: 'planned'; sites: number; upToDate: number; toMigrate: number; migrations: string[] }
+  | { type: 'planned'; sites: number; upToDate: number; toMigrate: number; migrations: string[]; progress: MigrateSitesProgress }
   | { type: 'site-start'; site: SiteRef; attempt: number; migrations: string[]; progress: MigrateSitesProgress }
   | { type: 'site-retry'; site: SiteRef; attempt: number; delayMs: number; error: SiteMigrationError; progress: MigrateSitesProgress }
   | { type: 'site-done'; outcome: SiteOutcome; progress: MigrateSitesProgress }
-  | { type: 'sites-added'; sites: number; toMigrate: number };
+  | { type: 'sites-added'; sites: number; toMigrate: number; progress: MigrateSitesProgress };
 
 export interface MigrateSitesReport {
   /** Every site migrated or already up to date (in a dry run: nothing failed to plan). */
@@ -244,7 +244,14 @@ class SiteMigrationRun {
       // Before any DDL: one site whose history disagrees with the files stops the whole run.
       assertNoIntegrityProblems(plans);
       const toMigrate = this.admit(plans);
-      this.emit({ type: 'planned', sites: sites.length, upToDate: sites.length - toMigrate - plans.filter((p) => p.problem).length, toMigrate, migrations: this.set.migrations.map((m) => m.name) });
+      this.emit({
+        type: 'planned',
+        sites: sites.length,
+        upToDate: sites.length - toMigrate - plans.filter((p) => p.problem).length,
+        toMigrate,
+        migrations: this.set.migrations.map((m) => m.name),
+        progress: { ...this.progress },
+      });
       if (!this.opts.dryRun) {
         await this.drain();
         await this.catchUp(new Set(sites.map((site) => site.id)));
@@ -433,6 +440,7 @@ class SiteMigrationRun {
       await run(siteMigrationBatch(site.schemaName, [], { guard: this.guard(site, history) }));
       this.running.set(site.schemaName, migration.name);
       const started = performance.now();
+      // SQL text because `run` guards unsafe(); the schema name passed assertSiteSchemaName above.
       const invalid = await run(`select c.relname as name from pg_index i
         join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = '${site.schemaName}' and not i.indisvalid`);
@@ -455,7 +463,7 @@ class SiteMigrationRun {
       for (const site of fresh) seen.add(site.id);
       // The run has changed sites already, so an integrity problem here fails that site only.
       const toMigrate = this.admit(await this.plan(fresh));
-      this.emit({ type: 'sites-added', sites: fresh.length, toMigrate });
+      this.emit({ type: 'sites-added', sites: fresh.length, toMigrate, progress: { ...this.progress } });
       await this.drain();
     }
   }
