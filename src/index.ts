@@ -19,3 +19,4 @@ export * from './lib/actor.js';
 export * from './lib/domains/index.js';
 export * from './lib/lifecycle/index.js';
 export * from './lib/scope/index.js';
+export { parseDuration, formatDuration, type DurationOptions } from './lib/duration.js';

@@ -38,6 +38,12 @@ export abstract class IndigoCommand extends Command {
     }),
   };
 
+  /**
+   * Commands that open connections of their own (migrate:sites: N workers + 1 lock) let the
+   * context's pool drop its idle connection, so the database sees no more than they promise.
+   */
+  protected idleTimeoutSeconds?: number;
+
   /** `init` itself works on a database that is not initialised yet. */
   protected requiresInitialisedNetwork = true;
   private database?: DatabaseHandle;
@@ -61,6 +67,7 @@ export abstract class IndigoCommand extends Command {
     this.database = await openDatabase({
       databaseUrl: flags['database-url'] || undefined,
       dataDir: flags['data-dir'],
+      idleTimeoutSeconds: this.idleTimeoutSeconds,
       onNotice: (message) => this.stderr(errColors.dim(message)),
     });
     const ctx: IndigoContext = {

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { ValidationError } from '../lib/errors.js';
 import type { ChallengeRecord } from '../lib/domains/dns-check.js';
 import type { DomainState, SiteDomain } from '../lib/domains/domains.js';
-import { parseDuration } from '../lib/domains/duration.js';
+import { parseDuration } from '../lib/duration.js';
 import { domainToDisplay, normalizeBaseDomain } from '../lib/domains/normalize.js';
 import { DEFAULT_VERIFY_CONCURRENCY, MAX_VERIFY_CONCURRENCY, type DomainCheckReport } from '../lib/domains/verify.js';
 import { out, renderRecord } from './output.js';

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '../../src/lib/errors.js';
 import { createMigrationFile } from '../../src/lib/migrations/create.js';
 import { checksumOf, loadMigrationSet, type MigrationFile } from '../../src/lib/migrations/files.js';
-import { parseDuration, resolveMigrateSitesOptions } from '../../src/lib/migrations/runner.js';
+import { parseTimeout, resolveMigrateSitesOptions } from '../../src/lib/migrations/runner.js';
 import { siteMigrationBatch } from '../../src/lib/migrations/site.js';
 import { splitSqlStatements, withoutConcurrently } from '../../src/lib/migrations/statements.js';
 import { copyOfPackagedMigrations, type MigrationDir } from '../support/migrations-fixtures.js';
@@ -164,11 +164,11 @@ describe('migrate:sites options', () => {
   it.each([
     ['5s', 5000], ['500ms', 500], ['1.5s', 1500], ['2m', 120_000], ['0', 0], ['250', 250],
   ] as const)('parses the duration %j', (value, ms) => {
-    expect(parseDuration(value, '--lock-timeout')).toBe(ms);
+    expect(parseTimeout(value, '--lock-timeout')).toBe(ms);
   });
 
   it.each(['5 seconds', '-1s', 's', '1e3'])('refuses the duration %j naming the flag', (value) => {
-    expect(() => parseDuration(value, '--lock-timeout')).toThrow(/--lock-timeout must be a duration/);
+    expect(() => parseTimeout(value, '--lock-timeout')).toThrow(/--lock-timeout must be a duration/);
   });
 
   it('refuses bad values naming the flag', () => {

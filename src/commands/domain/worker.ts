@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { IndigoCommand } from '../../cli/base-command.js';
 import { checkFlags, parseTimeoutFlag } from '../../cli/domain-view.js';
 import { err, renderRecord } from '../../cli/output.js';
-import { parseDuration } from '../../lib/domains/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { startDnsVerificationWorker, type DnsVerificationWorkerSummary } from '../../lib/domains/worker.js';
 
 export default class DomainWorker extends IndigoCommand {

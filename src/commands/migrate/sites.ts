@@ -14,6 +14,8 @@ export default class MigrateSites extends IndigoCommand {
     '<%= config.bin %> migrate:sites --sites acme,beta --dry-run',
     '<%= config.bin %> migrate:sites --lock-timeout 2s --retries 5 --no-wait',
   ];
+  protected idleTimeoutSeconds = 1;
+
   static flags = {
     concurrency: Flags.integer({ char: 'c', env: 'INDIGO_MIGRATE_CONCURRENCY', description: 'sites migrated at once (default: twice the CPU cores, 2 to 8); uses this many connections plus one' }),
     sites: Flags.string({ description: 'only these sites: comma-separated slugs' }),

@@ -23,6 +23,8 @@ export interface OpenDatabaseOptions {
   max?: number;
   onNotice?: (message: string) => void;
   connectTimeoutSeconds?: number;
+  /** Close pool connections idle this long (default: keep them). */
+  idleTimeoutSeconds?: number;
 }
 
 /**
@@ -40,7 +42,11 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const target = describeTarget(url);
   let sql: Sql;
   try {
-    sql = createPool(url, { max: options.max ?? 4, connect_timeout: options.connectTimeoutSeconds ?? 10 });
+    sql = createPool(url, {
+      max: options.max ?? 4,
+      connect_timeout: options.connectTimeoutSeconds ?? 10,
+      ...(options.idleTimeoutSeconds ? { idle_timeout: options.idleTimeoutSeconds } : {}),
+    });
   } catch (error) {
     await embedded?.release();
     throw new ConnectionError(`invalid database URL (${(error as Error).message})`, undefined, { cause: error });

@@ -11,7 +11,7 @@ import { authorize } from '../policy.js';
 import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
 import { challengeRecord, createVerificationToken, type ChallengeRecord } from './dns-check.js';
-import { checkMilliseconds } from './duration.js';
+import { checkMilliseconds } from '../duration.js';
 import { ancestorDomains, baseDomainFromEnv, normalizeDomain } from './normalize.js';
 
 export const DOMAIN_STATES = ['pending', 'verified', 'failed'] as const;

@@ -15,7 +15,7 @@ import { isSiteSchemaName } from '../scope/names.js';
 import { SITES_CHANGED_CHANNEL } from '../sites/queries.js';
 import { schemaNameForSlug } from '../sites/slug.js';
 import type { SiteStatus } from '../sites/types.js';
-import { checkMilliseconds } from './duration.js';
+import { checkMilliseconds } from '../duration.js';
 import { baseDomainFromEnv, isSubdomainOf, normalizeBaseDomain, normalizeHost } from './normalize.js';
 
 export interface ResolvedSite {

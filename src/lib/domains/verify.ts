@@ -32,7 +32,7 @@ import {
   tokenExpiredMessage,
   type DomainState,
 } from './domains.js';
-import { checkMilliseconds, formatDuration } from './duration.js';
+import { checkMilliseconds, formatDuration } from '../duration.js';
 
 export const DEFAULT_GRACE_PERIOD_MS = 72 * 3_600_000;
 export const DEFAULT_VERIFY_CONCURRENCY = 32;

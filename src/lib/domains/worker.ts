@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IndigoContext } from '../context.js';
 import { authorize } from '../policy.js';
-import { checkMilliseconds } from './duration.js';
+import { checkMilliseconds } from '../duration.js';
 import { runVerificationPass, verificationSettings, type DomainTransition, type VerifyAllOptions, type VerifyAllResult } from './verify.js';
 
 export const DEFAULT_WORKER_INTERVAL_MS = 60_000;

@@ -1,5 +1,6 @@
 import { recordAudit } from '../audit.js';
 import { actorLabel, type IndigoContext } from '../context.js';
+import { parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
@@ -9,15 +10,9 @@ import { lockSiteForLifecycle, refuseNetworkAdmin } from './locked-site.js';
 export const DEFAULT_GRACE_SECONDS = 30 * 86_400;
 export const MAX_GRACE_SECONDS = 3650 * 86_400;
 
-const GRACE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 86_400 };
-
-/** `7d` → seconds. Units s, m, h, d, w; `0d` makes the site purgeable at once. */
+/** `7d` → seconds. Whole numbers with a unit (s, m, h, d, w); `0d` makes the site purgeable at once. */
 export function parseGracePeriod(text: string): number {
-  const match = /^(\d{1,7})(s|m|h|d|w)$/.exec(text.trim());
-  if (!match) {
-    throw new ValidationError(`invalid grace period ${JSON.stringify(text)}: a whole number followed by s, m, h, d or w (e.g. 7d, 12h)`, { grace: text });
-  }
-  return validateGraceSeconds(Number(match[1]) * GRACE_UNITS[match[2]!]!);
+  return validateGraceSeconds(parseDuration(text, '--grace', { wholeNumber: true, min: 0, max: MAX_GRACE_SECONDS * 1000 }) / 1000);
 }
 
 function validateGraceSeconds(seconds: number): number {

@@ -5,6 +5,7 @@ import type postgres from 'postgres';
 import { actorLabel, type IndigoContext } from '../context.js';
 import type { Sql } from '../db/connect.js';
 import { LOCK_CLASS_SITE } from '../db/locks.js';
+import { parseDuration } from '../duration.js';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { siteMigrationsDir, type MigrationFile, type MigrationSet } from './files.js';
@@ -126,20 +127,9 @@ export function defaultConcurrency(): number {
   return Math.min(8, Math.max(2, availableParallelism() * 2));
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
-
 /** `5s`, `500ms`, `2m`, `0` or a number of milliseconds → milliseconds; `what` names the flag in the error. */
-export function parseDuration(value: string | number, what: string): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new ValidationError(`${what} must be a duration of 0 or more, got ${value}`);
-    return Math.round(value);
-  }
-  const match = DURATION.exec(value.trim());
-  if (!match) throw new ValidationError(`${what} must be a duration such as 500ms, 5s or 2m (a bare number is milliseconds), got ${JSON.stringify(value)}`);
-  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']);
-  if (ms > 2_147_483_647) throw new ValidationError(`${what} is longer than PostgreSQL accepts (about 24 days)`);
-  return ms;
+export function parseTimeout(value: string | number, what: string): number {
+  return parseDuration(value, what, { bareMilliseconds: true, min: 0 });
 }
 
 function integerOption(value: number | undefined, fallback: number, min: number, max: number, what: string): number {
@@ -157,8 +147,8 @@ export function resolveMigrateSitesOptions(options: MigrateSitesOptions = {}): R
     sites: options.sites === undefined ? undefined : parseSiteList(options.sites),
     status,
     dryRun: options.dryRun ?? false,
-    lockTimeoutMs: parseDuration(options.lockTimeout ?? 5000, '--lock-timeout'),
-    statementTimeoutMs: parseDuration(options.statementTimeout ?? 0, '--statement-timeout'),
+    lockTimeoutMs: parseTimeout(options.lockTimeout ?? 5000, '--lock-timeout'),
+    statementTimeoutMs: parseTimeout(options.statementTimeout ?? 0, '--statement-timeout'),
     retries: integerOption(options.retries, 3, 0, 100, '--retries'),
     failFast: options.failFast ?? false,
     wait: options.wait ?? true,
