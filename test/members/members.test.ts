@@ -170,8 +170,9 @@ describe('setMemberRole and removeMember', () => {
   it('refuses to remove or demote the last owner (exit 4) and changes nothing', async () => {
     const site = await siteWith([['ana@example.com', 'owner'], ['ben@example.com', 'admin']]);
     const before = await networkState(net.sql);
-    for (const attempt of [removeMember(ctx, { site, email: 'ana@example.com' }), setMemberRole(ctx, { site, email: 'ana@example.com', role: 'admin' })]) {
-      const error = await attempt.catch((caught) => caught);
+    // One at a time: both started at once would leave the second's rejection unhandled meanwhile.
+    for (const attempt of [() => removeMember(ctx, { site, email: 'ana@example.com' }), () => setMemberRole(ctx, { site, email: 'ana@example.com', role: 'admin' })]) {
+      const error = await attempt().catch((caught) => caught);
       expect(error).toBeInstanceOf(ConflictError);
       expect(error.exitCode).toBe(4);
       expect(error.message).toBe(`ana@example.com is the last owner of site "${site}": a site keeps at least one owner, so make another member owner first`);
