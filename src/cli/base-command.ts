@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Command, Flags } from '@oclif/core';
 import { openDatabase, type DatabaseHandle } from '../lib/db/connect.js';
 import type { Actor, IndigoContext, Logger } from '../lib/context.js';
 import { ExitCode, IndigoError } from '../lib/errors.js';
@@ -9,7 +9,6 @@ import { resolveActor } from '../lib/actor.js';
 import { normalizeEmail } from '../lib/users/email.js';
 import { err as errColors } from './output.js';
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof IndigoCommand)['baseFlags'] & T['flags']>;
 
 /**
  * What every command shares: the database connection (a URL or the embedded PostgreSQL), the
