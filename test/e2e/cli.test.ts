@@ -4,19 +4,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packagedSiteMigrationsDir } from '../../src/lib/migrations/files.js';
 import { collect, json, runCli, startCli } from '../support/cli.js';
+import { catalogSnapshot } from '../support/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
 let uninitialised: TestDatabase;
 const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli([...args, '--database-url', db.url], { env });
 
-async function snapshot() {
-  return {
-    schemas: (await db.sql`select nspname from pg_namespace where nspname like 'site\\_%' order by 1`).map((r) => r.nspname),
-    sites: (await db.sql`select slug from sites order by slug`).map((r) => r.slug),
-    audit: (await db.sql`select count(*)::int as n from audit_log`)[0].n,
-  };
-}
+const snapshot = () => catalogSnapshot(db.sql);
 
 beforeAll(async () => {
   db = await createTestDatabase();

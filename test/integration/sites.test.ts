@@ -17,6 +17,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../src/index.js';
+import { catalogSnapshot } from '../support/catalog.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
 
 const CMS_TABLES = ['cms_categories', 'cms_media', 'cms_menus', 'cms_pages', 'cms_post_categories', 'cms_posts', 'cms_revisions', 'cms_settings'];
@@ -29,15 +30,10 @@ afterAll(async () => {
   await net?.drop();
 });
 
+/** The catalog, the network rows, and who holds which network role (init may change roles). */
 async function snapshot() {
-  const { sql } = net;
-  return {
-    schemas: (await sql`select nspname from pg_namespace where nspname like 'site\\_%' order by 1`).map((r) => r.nspname),
-    sites: (await sql`select slug, name, settings from sites order by slug`).map((r) => ({ ...r })),
-    users: (await sql`select email, network_role from users order by email`).map((r) => ({ ...r })),
-    audit: (await sql`select count(*)::int as n from audit_log`)[0].n,
-    shared: (await sql`select name from indigo_shared_migrations order by name`).map((r) => r.name),
-  };
+  const users = await net.sql`select email, network_role from users order by email`;
+  return { ...(await catalogSnapshot(net.sql)), users: users.map((row) => ({ ...row })) };
 }
 
 describe('init', () => {
@@ -46,6 +42,7 @@ describe('init', () => {
     expect(first.adminUser).toEqual({ email: 'Ops@example.com', created: true, promoted: false });
     const before = await snapshot();
     expect(before.sites.map((s) => s.slug)).toContain('network');
+    expect(before.relations).toContain('public.indigo_shared_migrations r');
     const [admin] = await net.sql`select is_network_admin, schema_name from sites where slug = 'network'`;
     expect(admin).toMatchObject({ is_network_admin: true, schema_name: 'site_network' });
     const second = await initNetwork(net.ctx, { adminEmail: 'ops@example.com' });
