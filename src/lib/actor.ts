@@ -8,7 +8,7 @@ import type { Queryable } from './db/connect.js';
 import type { Actor } from './context.js';
 import { ConflictError, NotFoundError, NotInitialisedError } from './errors.js';
 import { authorize } from './policy.js';
-import { getSiteBySlug, siteColumns } from './sites/queries.js';
+import { findSiteById, getSiteBySlug } from './sites/queries.js';
 import type { Site } from './sites/types.js';
 import { normalizeEmail } from './users/email.js';
 import { findUserByEmail } from './users/users.js';
@@ -56,7 +56,7 @@ export async function chooseActiveSite(ctx: { sql: Queryable; actor: Actor }, sl
 export async function checkActiveSite(ctx: { sql: Queryable; actor: Actor }, ref: ActiveSiteRef): Promise<Site> {
   authorize(ctx.actor, 'site.use');
   const { sql } = ctx;
-  const [site] = await sql<Site[]>`select ${siteColumns(sql)} from public.sites s where s.id = ${ref.siteId}`;
+  const site = await findSiteById(sql, ref.siteId);
   const hint = 'choose another with indigo-sites site:use SLUG, or pass --site';
   if (!site) {
     const [successor] = await sql<{ id: number }[]>`select id from public.sites where slug = ${ref.slug}`;

@@ -1,21 +1,11 @@
 import type { Tx } from '../db/connect.js';
-import { ConflictError, MigrationIntegrityError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, MigrationIntegrityError, ValidationError } from '../errors.js';
 import { assertSiteSchemaName } from '../migrations/site.js';
-import { getSiteBySlug, lockSite, siteColumns } from '../sites/queries.js';
+import { lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
 
-/**
- * Finds the site, takes its lifecycle lock for the rest of the transaction, then reads the row
- * again FOR UPDATE: whatever another lifecycle operation did while we waited (a hard delete, a
- * restore) is what we act on, not the stale first read.
- */
-export async function lockSiteForLifecycle(tx: Tx, slug: string): Promise<Site> {
-  const found = await getSiteBySlug(tx, slug);
-  await lockSite(tx, found.id);
-  const [site] = await tx<Site[]>`select ${siteColumns(tx)} from public.sites s where s.id = ${found.id} for update`;
-  if (!site) throw new NotFoundError(`site "${slug}" was removed by another operation while this one waited for it`, { slug });
-  return site;
-}
+/** The site under its per-site lifecycle lock, as it is once the lock is held. */
+export const lockSiteForLifecycle = (tx: Tx, slug: string): Promise<Site> => lockSiteBySlug(tx, slug);
 
 /** The network admin site runs the network: it is never suspended, deleted or purged. */
 export function refuseNetworkAdmin(site: Site, what: string): void {

@@ -12,7 +12,13 @@ export const MAX_GRACE_SECONDS = 3650 * 86_400;
 
 /** `7d` → seconds. Whole numbers with a unit (s, m, h, d, w); `0d` makes the site purgeable at once. */
 export function parseGracePeriod(text: string): number {
-  return validateGraceSeconds(parseDuration(text, '--grace', { wholeNumber: true, min: 0, max: MAX_GRACE_SECONDS * 1000 }) / 1000);
+  let ms: number;
+  try {
+    ms = parseDuration(text, '--grace', { wholeNumber: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  } catch {
+    throw new ValidationError(`invalid grace period ${JSON.stringify(text)}: a whole number followed by s, m, h, d or w (e.g. 7d, 12h)`, { grace: text });
+  }
+  return validateGraceSeconds(ms / 1000);
 }
 
 function validateGraceSeconds(seconds: number): number {

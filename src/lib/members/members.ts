@@ -3,7 +3,7 @@ import type { Queryable, Tx } from '../db/connect.js';
 import type { Actor, IndigoContext, NetworkRole } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
-import { getSiteBySlug, lockSite, siteColumns } from '../sites/queries.js';
+import { getSiteBySlug, lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, getUserByEmail, insertUser, validateUserName, type User } from '../users/users.js';
@@ -54,10 +54,7 @@ async function getMember(sql: Queryable, site: Site, user: User): Promise<Member
  * because it may have been deleted while we waited.
  */
 async function lockSiteMembership(tx: Tx, slug: string): Promise<Site> {
-  const found = await getSiteBySlug(tx, slug);
-  await lockSite(tx, found.id);
-  const [site] = await tx<Site[]>`select ${siteColumns(tx)} from public.sites s where s.id = ${found.id}`;
-  if (!site) throw new NotFoundError(`site "${slug}" was deleted while this change waited for it`, { slug });
+  const site = await lockSiteBySlug(tx, slug);
   if (site.deletedAt) {
     // A soft-deleted site keeps its members exactly as they were, so that a restore brings it back unchanged.
     throw new ConflictError(`site "${slug}" is deleted: restore it before changing its members`, { site: slug, deletedAt: site.deletedAt });

@@ -1,4 +1,4 @@
 export * from './slug.js';
 export * from './types.js';
 export * from './sites.js';
-export { findSiteBySlug, getSiteBySlug, lockSite, notifySiteChanged, siteColumns, SITES_CHANGED_CHANNEL } from './queries.js';
+export { findSiteById, findSiteBySlug, getSiteBySlug, lockSite, lockSiteBySlug, notifySiteChanged, siteColumns, SITES_CHANGED_CHANNEL } from './queries.js';

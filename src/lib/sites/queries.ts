@@ -19,6 +19,13 @@ export async function findSiteBySlug(sql: Queryable, slug: string, options: { fo
   return site ?? null;
 }
 
+export async function findSiteById(sql: Queryable, id: number, options: { forUpdate?: boolean } = {}): Promise<Site | null> {
+  const [site] = await sql<Site[]>`
+    select ${siteColumns(sql)} from public.sites s where s.id = ${id}
+    ${options.forUpdate ? sql`for update` : sql``}`;
+  return site ?? null;
+}
+
 export async function getSiteBySlug(sql: Queryable, slug: string, options: { forUpdate?: boolean } = {}): Promise<Site> {
   const site = await findSiteBySlug(sql, slug, options);
   if (!site) throw new NotFoundError(`site "${slug}" does not exist`, { slug });
@@ -36,4 +43,17 @@ export async function notifySiteChanged(sql: Queryable, site: { id: number; slug
  */
 export async function lockSite(sql: Queryable, siteId: number): Promise<void> {
   await sql`select pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${siteId})`;
+}
+
+/**
+ * Finds the site, takes its per-site lock for the rest of the transaction, then reads the row
+ * again by id FOR UPDATE: whatever another operation did while we waited (a hard delete, a
+ * restore, a new site taking the slug) is what we act on, not the stale first read.
+ */
+export async function lockSiteBySlug(tx: Queryable, slug: string): Promise<Site> {
+  const found = await getSiteBySlug(tx, slug);
+  await lockSite(tx, found.id);
+  const site = await findSiteById(tx, found.id, { forUpdate: true });
+  if (!site) throw new NotFoundError(`site "${slug}" was removed by another operation while this one waited for it`, { slug });
+  return site;
 }
