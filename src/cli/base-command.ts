@@ -55,6 +55,17 @@ export abstract class IndigoCommand extends Command {
     },
   };
 
+  /**
+   * Every flag can also come from an `INDIGO_<FLAG>` variable (DESIGN.md), except the ones that
+   * confirm something destructive: a variable left in a shell must never answer for the operator.
+   */
+  async init(): Promise<void> {
+    for (const [name, flag] of Object.entries({ ...this.ctor.baseFlags, ...this.ctor.flags })) {
+      if (!flag.env && !NEVER_FROM_ENV.has(name)) flag.env = `INDIGO_${name.toUpperCase().replaceAll('-', '_')}`;
+    }
+    await super.init();
+  }
+
   /** Notices, warnings and progress: always stderr, also with --json (oclif's logToStderr is silent then). */
   protected stderr(message: string): void {
     process.stderr.write(`${message}\n`);
@@ -125,6 +136,9 @@ export abstract class IndigoCommand extends Command {
     if (this.debugEnabled() && error.stack) this.stderr(errColors.dim(error.stack));
   }
 }
+
+// json and debug are read from argv by oclif and by debugEnabled(); the others confirm destructive actions.
+const NEVER_FROM_ENV = new Set(['confirm', 'force', 'hard', 'yes', 'help', 'json', 'debug']);
 
 export function exitCodeOf(error: Error & { exitCode?: number; oclif?: { exit?: number } }): number {
   if (error instanceof IndigoError) return error.exitCode;

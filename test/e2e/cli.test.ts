@@ -90,6 +90,16 @@ describe('indigo-sites CLI', () => {
     expect(json(missing).error.code).toBe('NOT_FOUND');
   });
 
+  it('takes any flag from an INDIGO_* variable, but never a confirmation', async () => {
+    const created = await cli(['site:create', 'from-env', '--json'], { INDIGO_NAME: 'Named By Env' });
+    expect(created.code, created.stderr).toBe(0);
+    expect(json(created).site.name).toBe('Named By Env');
+    expect(json(await cli(['site:list', '--json'], { INDIGO_STATUS: 'deleted' }))).toEqual([]);
+    const refused = await cli(['site:delete', 'from-env', '--hard', '--force'], { INDIGO_CONFIRM: 'from-env' });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/needs its slug typed again/);
+  });
+
   it('site:update changes name and settings', async () => {
     const result = await cli(['site:update', 'acme', '--name', 'Acme 2', '--setting', 'theme=dark', '--setting', 'perPage=10', '--json']);
     expect(result.code, result.stderr).toBe(0);
