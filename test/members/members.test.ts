@@ -270,11 +270,11 @@ describe('members and the site lifecycle', () => {
     expect(await roles(site)).toEqual(members);
     const before = await networkState(net.sql);
     for (const attempt of [
-      addMember(ctx, { site, email: 'cy@example.com', role: 'viewer' }),
-      removeMember(ctx, { site, email: 'ben@example.com' }),
-      setMemberRole(ctx, { site, email: 'ben@example.com', role: 'admin' }),
+      () => addMember(ctx, { site, email: 'cy@example.com', role: 'viewer' }),
+      () => removeMember(ctx, { site, email: 'ben@example.com' }),
+      () => setMemberRole(ctx, { site, email: 'ben@example.com', role: 'admin' }),
     ]) {
-      await expect(attempt).rejects.toThrow(`site "${site}" is deleted: restore it before changing its members`);
+      await expect(attempt()).rejects.toThrow(`site "${site}" is deleted: restore it before changing its members`);
     }
     expect(await networkState(net.sql)).toEqual(before);
     await restoreSite(ctx, { slug: site });
