@@ -8,7 +8,7 @@ import { softDeleteSite } from '../../src/lib/lifecycle/soft-delete.js';
 import { json, runCli } from '../support/cli.js';
 import { atTerminal as atTerminalWith, type TerminalStep } from '../support/terminal.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
-import { networkState } from './network-state.js';
+import { catalogSnapshot } from '../support/catalog.js';
 
 /** The active site end to end: site:use, and --site defaulting to it, on real PostgreSQL. */
 let net: TestNetwork;
@@ -17,7 +17,7 @@ let configDir: string;
 
 const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
   runCli([...args, '--database-url', net.url], { env: { INDIGO_SITES_CONFIG_DIR: configDir, ...env } });
-const state = () => networkState(net.sql);
+const state = () => catalogSnapshot(net.sql);
 
 beforeAll(async () => {
   // Set up through the library: the commands under test are the ones below.

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, createSite } from '../../src/index.js';
 import { json, runCli } from '../support/cli.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
-import { networkState } from './network-state.js';
+import { catalogSnapshot } from '../support/catalog.js';
 
 /** The CLI end to end: user and member commands, and --as / INDIGO_ACTOR, on real PostgreSQL. */
 let net: TestNetwork;
 
 const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli([...args, '--database-url', net.url], { env });
-const state = () => networkState(net.sql);
+const state = () => catalogSnapshot(net.sql);
 
 beforeAll(async () => {
   // Set up through the library: the commands under test are the ones below.

@@ -15,7 +15,7 @@ import { LOCK_CLASS_SITE } from '../../src/lib/db/locks.js';
 import { hardDeleteSite } from '../../src/lib/lifecycle/hard-delete.js';
 import { restoreSite, softDeleteSite } from '../../src/lib/lifecycle/soft-delete.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
-import { networkState } from './network-state.js';
+import { catalogSnapshot } from '../support/catalog.js';
 
 let net: TestNetwork;
 let ctx: IndigoContext;
@@ -61,29 +61,29 @@ describe('addMember', () => {
 
   it('adding the same member with the same role again changes nothing', async () => {
     const site = await siteWith([['ana@example.com', 'owner']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const again = await addMember(ctx, { site, email: 'ana@example.com', role: 'owner' });
     expect(again).toMatchObject({ changed: false, member: { role: 'owner' } });
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('refuses a member that already has another role (exit 4) and points at member:role', async () => {
     const site = await siteWith([['ana@example.com', 'owner']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const refusal = addMember(ctx, { site, email: 'ana@example.com', role: 'viewer' });
     await expect(refusal).rejects.toThrow(ConflictError);
     await expect(refusal).rejects.toThrow(/already a member .* as owner: change the role with member:role/);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('refuses an unknown email with exit 3 unless createUser, and changes nothing', async () => {
     const site = await siteWith([['ana@example.com', 'owner']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const refusal = addMember(ctx, { site, email: 'new@example.com', role: 'editor' });
     await expect(refusal).rejects.toThrow(NotFoundError);
     await expect(refusal).rejects.toThrow(/no user with email new@example.com: .*--create-user/);
     expect((await refusal.catch((error) => error)).exitCode).toBe(3);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('with createUser creates the user (network role none) and the membership in one transaction', async () => {
@@ -103,16 +103,16 @@ describe('addMember', () => {
     [{ email: 'x@example.com', role: 'owner', createUser: true, name: '  ' }, ValidationError, /the user name is empty/],
   ])('refuses %j before touching anything', async (input, type, message) => {
     const site = await siteWith([['ben@example.com', 'owner']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     await expect(addMember(ctx, { site, ...input })).rejects.toThrow(type);
     await expect(addMember(ctx, { site, ...input })).rejects.toThrow(message);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('refuses an unknown site with exit 3', async () => {
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     await expect(addMember(ctx, { site: 'no-such-site', email: 'ana@example.com', role: 'owner', createUser: true })).rejects.toThrow(NotFoundError);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('two concurrent createUser adds of one new email create one user and two memberships', async () => {
@@ -154,9 +154,9 @@ describe('setMemberRole and removeMember', () => {
     expect(result).toMatchObject({ changed: true, previousRole: 'editor', member: { role: 'admin' } });
     const [audit] = await net.sql`select action, site_slug, details from audit_log order by id desc limit 1`;
     expect({ ...audit }).toEqual({ action: 'member.role', site_slug: site, details: { email: 'ben@example.com', from: 'editor', to: 'admin' } });
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     expect(await setMemberRole(ctx, { site, email: 'ben@example.com', role: 'admin' })).toMatchObject({ changed: false });
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('removes a member and records the role it had', async () => {
@@ -169,7 +169,7 @@ describe('setMemberRole and removeMember', () => {
 
   it('refuses to remove or demote the last owner (exit 4) and changes nothing', async () => {
     const site = await siteWith([['ana@example.com', 'owner'], ['ben@example.com', 'admin']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     // One at a time: both started at once would leave the second's rejection unhandled meanwhile.
     for (const attempt of [() => removeMember(ctx, { site, email: 'ana@example.com' }), () => setMemberRole(ctx, { site, email: 'ana@example.com', role: 'admin' })]) {
       const error = await attempt().catch((caught) => caught);
@@ -177,7 +177,7 @@ describe('setMemberRole and removeMember', () => {
       expect(error.exitCode).toBe(4);
       expect(error.message).toBe(`ana@example.com is the last owner of site "${site}": a site keeps at least one owner, so make another member owner first`);
     }
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('lets an owner go once another member is owner', async () => {
@@ -190,12 +190,12 @@ describe('setMemberRole and removeMember', () => {
 
   it('refuses a non-member, an unknown user and an unknown site with exit 3', async () => {
     const site = await siteWith([['ana@example.com', 'owner']]);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     await expect(removeMember(ctx, { site, email: 'ben@example.com' })).rejects.toThrow(`ben@example.com is not a member of site "${site}"`);
     await expect(setMemberRole(ctx, { site, email: 'ben@example.com', role: 'viewer' })).rejects.toThrow(NotFoundError);
     await expect(removeMember(ctx, { site, email: 'nobody@example.com' })).rejects.toThrow('no user with email nobody@example.com');
     await expect(removeMember(ctx, { site: 'no-such-site', email: 'ana@example.com' })).rejects.toThrow(NotFoundError);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 });
 
@@ -268,7 +268,7 @@ describe('members and the site lifecycle', () => {
     const members = await roles(site);
     await softDeleteSite(ctx, { slug: site });
     expect(await roles(site)).toEqual(members);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     for (const attempt of [
       () => addMember(ctx, { site, email: 'cy@example.com', role: 'viewer' }),
       () => removeMember(ctx, { site, email: 'ben@example.com' }),
@@ -276,7 +276,7 @@ describe('members and the site lifecycle', () => {
     ]) {
       await expect(attempt()).rejects.toThrow(`site "${site}" is deleted: restore it before changing its members`);
     }
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
     await restoreSite(ctx, { slug: site });
     expect(await roles(site)).toEqual(members);
   });

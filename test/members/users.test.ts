@@ -15,7 +15,7 @@ import {
 } from '../../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
-import { networkState } from './network-state.js';
+import { catalogSnapshot } from '../support/catalog.js';
 
 let net: TestNetwork;
 beforeAll(async () => {
@@ -66,11 +66,11 @@ describe('addUser', () => {
   });
 
   it('refuses an email that exists in another case (exit 4) and changes nothing', async () => {
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const error = await addUser(net.ctx, { email: 'ANA@example.com', networkRole: 'superadmin' }).catch((caught) => caught);
     expect(error).toBeInstanceOf(ConflictError);
     expect(error.message).toBe('user Ana@example.com already exists (network role none)');
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it.each([
@@ -80,12 +80,12 @@ describe('addUser', () => {
     [{ email: 'x@example.com', name: 'a\nb' }, 'the user name contains control characters'],
     [{ email: 'x@' }, 'invalid email "x@": expected name@domain.tld'],
   ])('refuses %j with exit 2: %s', async (input, message) => {
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const error = await addUser(net.ctx, input).catch((caught) => caught);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(message);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('of five simultaneous adds of one email in different cases exactly one succeeds', async () => {
@@ -115,16 +115,16 @@ describe('listUsers and setUserNetworkRole', () => {
     expect(result).toMatchObject({ changed: true, previousRole: 'staff', user: { email: 'staff@example.com', networkRole: 'superadmin' } });
     const [audit] = await net.sql`select action, details from audit_log order by id desc limit 1`;
     expect({ ...audit }).toEqual({ action: 'user.role', details: { email: 'staff@example.com', from: 'staff', to: 'superadmin' } });
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     expect(await setUserNetworkRole(net.ctx, { email: 'staff@example.com', networkRole: 'superadmin' })).toMatchObject({ changed: false });
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 
   it('refuses an unknown user (exit 3) and an unknown role (exit 2), changing nothing', async () => {
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     await expect(setUserNetworkRole(net.ctx, { email: 'ghost@example.com', networkRole: 'staff' })).rejects.toThrow(NotFoundError);
     await expect(setUserNetworkRole(net.ctx, { email: 'ana@example.com', networkRole: 'owner' })).rejects.toThrow(ValidationError);
-    expect(await networkState(net.sql)).toEqual(before);
+    expect(await catalogSnapshot(net.sql)).toEqual(before);
   });
 });
 

@@ -29,7 +29,7 @@ import { networkStats } from '../../src/lib/lifecycle/stats.js';
 import { suspendSite, unsuspendSite } from '../../src/lib/lifecycle/status.js';
 import { migrateSites } from '../../src/lib/migrations/runner.js';
 import { createTestNetwork, type TestNetwork } from '../support/network.js';
-import { networkState } from '../members/network-state.js';
+import { catalogSnapshot } from '../support/catalog.js';
 
 /**
  * Every cell of the policy table: each action, called through the real library function, by a
@@ -126,7 +126,7 @@ describe.each(who)('as %s', (name) => {
     const cell = CELLS[action];
     const tag = `p${POLICY_ACTIONS.indexOf(action)}-${name}`;
     await cell.prepare?.(tag);
-    const before = await networkState(net.sql);
+    const before = await catalogSnapshot(net.sql);
     const outcome = cell.call({ ...net.ctx, actor }, tag);
     if (allowed) {
       await expect(outcome).resolves.toBeDefined();
@@ -139,7 +139,7 @@ describe.each(who)('as %s', (name) => {
       expect(error).toBeInstanceOf(ForbiddenError);
       expect(error.exitCode).toBe(4);
       expect(error.details).toMatchObject({ action });
-      expect(await networkState(net.sql)).toEqual(before);
+      expect(await catalogSnapshot(net.sql)).toEqual(before);
     }
   });
 });

@@ -4,7 +4,7 @@ import type { Tx } from '../db/connect.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import { SITE_HISTORY_TABLE } from '../migrations/site.js';
 import { authorize } from '../policy.js';
-import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
+import { getSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
 import { nameFromSlug, validateSlug } from '../sites/slug.js';
 import { reserveSite, validateSiteName } from '../sites/sites.js';
 import type { Site } from '../sites/types.js';
@@ -20,7 +20,7 @@ import {
   sequenceValueSql,
   tableDdl,
 } from './clone-ddl.js';
-import { lockSiteForLifecycle, recordedSiteSchema, refuseDeleted } from './locked-site.js';
+import {recordedSiteSchema, refuseDeleted } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, type TableRows } from './schema-catalog.js';
 
 export type ClonePhase = 'structure' | 'rows' | 'indexes' | 'foreign-keys' | 'sequences' | 'members' | 'verify';
@@ -84,7 +84,7 @@ export async function cloneSite(ctx: IndigoContext, input: CloneSiteInput): Prom
   const copyRows = !input.schemaOnly;
 
   return ctx.sql.begin(async (tx) => {
-    const source = await lockSiteForLifecycle(tx, input.source);
+    const source = await lockSiteBySlug(tx, input.source);
     refuseDeleted(source, 'cloned');
     const sourceSchema = recordedSiteSchema(source);
     if (!(await schemaExists(tx, sourceSchema))) {

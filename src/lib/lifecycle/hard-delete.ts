@@ -4,9 +4,9 @@ import type { Queryable, Tx } from '../db/connect.js';
 import { ConflictError, IndigoError, NotFoundError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { purgeSiteRedis, type PurgeSiteRedisOptions, type PurgeSiteRedisResult } from '../scope/purge.js';
-import { findSiteBySlug, notifySiteChanged } from '../sites/queries.js';
+import { findSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
-import { lockSiteForLifecycle, recordedSiteSchema, refuseNetworkAdmin } from './locked-site.js';
+import {recordedSiteSchema, refuseNetworkAdmin } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, tableRowCounts, type OutsideDependent, type TableRows } from './schema-catalog.js';
 
 /** Everything a hard delete removes, counted before it goes. */
@@ -55,7 +55,7 @@ export async function hardDeleteSite(ctx: IndigoContext, input: HardDeleteSiteIn
   authorize(ctx.actor, 'site.hardDelete');
   assertHardDeleteConfirmed(input.slug, input.confirm);
   const removal = await ctx.sql.begin(async (tx) => {
-    const site = await lockSiteForLifecycle(tx, input.slug);
+    const site = await lockSiteBySlug(tx, input.slug);
     refuseNetworkAdmin(site, 'deleted');
     if (!site.deletedAt && !input.force) {
       throw new ConflictError(
@@ -196,7 +196,7 @@ async function previewPurge(ctx: IndigoContext, slug: string): Promise<PurgeOutc
 async function purgeOne(ctx: IndigoContext, slug: string, redis: HardDeleteSiteInput['redis']): Promise<PurgeOutcome> {
   try {
     const removal = await ctx.sql.begin(async (tx) => {
-      const site = await lockSiteForLifecycle(tx, slug);
+      const site = await lockSiteBySlug(tx, slug);
       // Checked again under the lock: a restore or a new delete with a longer grace may have
       // happened since the list was read.
       const [{ due }] = await tx<{ due: boolean }[]>`

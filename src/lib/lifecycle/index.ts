@@ -1,4 +1,3 @@
-export { lockSiteForLifecycle } from './locked-site.js';
 export * from './status.js';
 export * from './soft-delete.js';
 export * from './hard-delete.js';

@@ -1,11 +1,7 @@
-import type { Tx } from '../db/connect.js';
 import { ConflictError, MigrationIntegrityError, ValidationError } from '../errors.js';
 import { assertSiteSchemaName } from '../migrations/site.js';
-import { lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
 
-/** The site under its per-site lifecycle lock, as it is once the lock is held. */
-export const lockSiteForLifecycle = (tx: Tx, slug: string): Promise<Site> => lockSiteBySlug(tx, slug);
 
 /** The network admin site runs the network: it is never suspended, deleted or purged. */
 export function refuseNetworkAdmin(site: Site, what: string): void {

@@ -3,9 +3,9 @@ import { actorLabel, type IndigoContext } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
-import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
+import { getSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
-import { lockSiteForLifecycle, refuseNetworkAdmin } from './locked-site.js';
+import {refuseNetworkAdmin } from './locked-site.js';
 
 export const DEFAULT_GRACE_SECONDS = 30 * 86_400;
 export const MAX_GRACE_SECONDS = 3650 * 86_400;
@@ -48,7 +48,7 @@ export async function softDeleteSite(ctx: IndigoContext, input: SoftDeleteSiteIn
   authorize(ctx.actor, 'site.delete');
   const graceSeconds = validateGraceSeconds(input.graceSeconds ?? DEFAULT_GRACE_SECONDS);
   return ctx.sql.begin(async (tx) => {
-    const site = await lockSiteForLifecycle(tx, input.slug);
+    const site = await lockSiteBySlug(tx, input.slug);
     refuseNetworkAdmin(site, 'deleted');
     if (site.deletedAt) return { site, changed: false };
     await tx`
@@ -66,7 +66,7 @@ export async function softDeleteSite(ctx: IndigoContext, input: SoftDeleteSiteIn
 export async function restoreSite(ctx: IndigoContext, input: { slug: string }): Promise<SoftDeleteResult> {
   authorize(ctx.actor, 'site.restore');
   return ctx.sql.begin(async (tx) => {
-    const site = await lockSiteForLifecycle(tx, input.slug);
+    const site = await lockSiteBySlug(tx, input.slug);
     if (!site.deletedAt) return { site, changed: false };
     await tx`update public.sites set deleted_at = null, deleted_by = null, purge_after = null, updated_at = now() where id = ${site.id}`;
     await recordAudit(tx, ctx.actor, { action: 'site.restore', site, details: { deletedAt: site.deletedAt, deletedBy: site.deletedBy } });

@@ -2,9 +2,9 @@ import { recordAudit } from '../audit.js';
 import type { IndigoContext } from '../context.js';
 import { ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
-import { getSiteBySlug, notifySiteChanged } from '../sites/queries.js';
+import { getSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
-import { lockSiteForLifecycle, refuseDeleted, refuseNetworkAdmin } from './locked-site.js';
+import {refuseDeleted, refuseNetworkAdmin } from './locked-site.js';
 
 export const MAX_STATUS_REASON_LENGTH = 500;
 
@@ -31,7 +31,7 @@ export async function suspendSite(ctx: IndigoContext, input: { slug: string; rea
   authorize(ctx.actor, 'site.suspend');
   const reason = validateStatusReason(input.reason);
   return ctx.sql.begin(async (tx) => {
-    const site = await lockSiteForLifecycle(tx, input.slug);
+    const site = await lockSiteBySlug(tx, input.slug);
     refuseNetworkAdmin(site, 'suspended');
     refuseDeleted(site, 'suspended');
     if (site.status === 'suspended') return { site, changed: false };
@@ -45,7 +45,7 @@ export async function suspendSite(ctx: IndigoContext, input: { slug: string; rea
 export async function unsuspendSite(ctx: IndigoContext, input: { slug: string }): Promise<SiteStatusChange> {
   authorize(ctx.actor, 'site.unsuspend');
   return ctx.sql.begin(async (tx) => {
-    const site = await lockSiteForLifecycle(tx, input.slug);
+    const site = await lockSiteBySlug(tx, input.slug);
     refuseDeleted(site, 'unsuspended');
     if (site.status === 'active') return { site, changed: false };
     await tx`update public.sites set status = 'active', status_reason = null, updated_at = now() where id = ${site.id}`;
