@@ -1,4 +1,3 @@
-import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import type { MigrateSitesEvent, MigrateSitesProgress, MigrateSitesReport, SiteOutcome } from '../lib/migrations/runner.js';
 import { err } from './output.js';
 
@@ -119,6 +118,8 @@ function bar(done: number, total: number): string {
 
 /** One listr2 task: its title is the overall bar, its one output line the sites in flight (never one line per site). */
 async function runWithListr(run: Run): Promise<MigrateSitesReport> {
+  // Loaded only for a terminal: CI and --json runs skip its start-up cost.
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const tracker = new ProgressTracker();
   let report: MigrateSitesReport | undefined;
   const listr = new Listr(

@@ -64,15 +64,18 @@ describe('site migration batch', () => {
     expect(() => siteMigrationBatch('site_old', [concurrent])).toThrow(ValidationError);
   });
 
-  it('announces each migration and runs the guard before the first one, in the same DO block', () => {
+  it('runs the guard once the search_path is set, then announces each migration before it', () => {
     const first = { ...concurrent, name: '0002_tx', transactional: true, sql: 'select 1' };
     const second = { ...first, name: '0003_tx', sql: 'select 2' };
-    const batch = siteMigrationBatch('site_a', [first, second], { guard: 'perform guard();', announce: true });
-    expect(batch.indexOf('perform guard();')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'"));
+    const batch = siteMigrationBatch('site_a', [first, second], { guard: 'select guard();', announce: true });
+    expect(batch.indexOf('set local search_path = "site_a", public;')).toBeLessThan(batch.indexOf('select guard();'));
+    expect(batch.indexOf('select guard();')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'"));
     expect(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'")).toBeLessThan(batch.indexOf('select 1'));
     expect(batch.indexOf('select 1')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0003_tx'"));
     expect(batch.match(/do \$indigo\$/g)).toHaveLength(2);
-    expect(siteMigrationBatch('site_a', [first], { historyTableExists: true })).not.toMatch(/create table if not exists/);
+    const quiet = siteMigrationBatch('site_a', [first], { historyTableExists: true, ownTransaction: true });
+    expect(quiet).not.toMatch(/create table if not exists|do \$indigo\$|saved_search_path/);
+    expect(quiet).toMatch(/^set local search_path/);
   });
 });
 

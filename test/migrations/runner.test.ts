@@ -4,7 +4,8 @@ import { LOCK_CLASS_SITE } from '../../src/lib/db/locks.js';
 import { ForbiddenError, MigrationIntegrityError, NotFoundError, ValidationError } from '../../src/lib/errors.js';
 import { loadSiteMigrations, applySiteMigrations } from '../../src/lib/migrations/site.js';
 import { migrateSites, type MigrateSitesEvent, type MigrateSitesReport, type SiteOutcome } from '../../src/lib/migrations/runner.js';
-import { LOCK_LOST_SQLSTATE, MIGRATE_APPLICATION_NAME, migrateLockGuard } from '../../src/lib/migrations/lock.js';
+import { LOCK_LOST_SQLSTATE, MIGRATE_APPLICATION_NAME, migrateLockCheck } from '../../src/lib/migrations/lock.js';
+import { checkFailure, sqlChecks } from '../../src/lib/migrations/sql-checks.js';
 import { siteMigrationStatus } from '../../src/lib/migrations/status.js';
 import { createSite } from '../../src/lib/sites/sites.js';
 import { copyOfPackagedMigrations, createSites, indigoAdvisoryLocks, WORD_COUNT_MIGRATION, type MigrationDir } from '../support/migrations-fixtures.js';
@@ -230,14 +231,52 @@ describe('migrateSites', () => {
     const holder = await network.sql.reserve();
     try {
       const [session] = await holder`select pid, backend_start::text as "backendStart" from pg_stat_get_activity(pg_backend_pid())`;
-      const guard = (s: { pid: number; backendStart: string }) => network.sql.unsafe(`do $$ begin ${migrateLockGuard(s)} end $$`);
+      const guard = (s: { pid: number; backendStart: string }) => {
+        const checks = [migrateLockCheck(s)];
+        return network.sql.unsafe(sqlChecks(checks)).catch((error: unknown) => {
+          throw checkFailure(error, checks) ?? error;
+        });
+      };
       await expect(guard(session as { pid: number; backendStart: string })).resolves.toBeDefined();
       // The same pid with another start time is another session: a reused pid is not the holder.
-      await expect(guard({ pid: session.pid, backendStart: '2001-01-01 00:00:00+00' })).rejects.toMatchObject({ code: LOCK_LOST_SQLSTATE });
-      expect(() => migrateLockGuard({ pid: 1, backendStart: "x'; drop table sites; --" })).toThrow(TypeError);
+      await expect(guard({ pid: session.pid, backendStart: '2001-01-01 00:00:00+00' })).rejects.toMatchObject({
+        code: LOCK_LOST_SQLSTATE,
+        message: 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)',
+      });
+      expect(() => migrateLockCheck({ pid: 1, backendStart: "x'; drop table sites; --" })).toThrow(TypeError);
     } finally {
       holder.release();
     }
+  });
+
+  it("reads a site's history again when it changed after planning, and applies nothing twice", async () => {
+    const name = migrations.add('replan', 'alter table cms_media add column replan_test int;');
+    const { checksum } = (await loadSiteMigrations(migrations.dir)).migrations.find((migration) => migration.name === name)!;
+    const id = await siteId('r7');
+    const other = await network.sql.reserve();
+    try {
+      // Another runner (one that lost its lock, say) applies the migration to r7 under the site's
+      // lock while this run, planned from the old history, waits for that lock.
+      await other`begin`;
+      await other`select pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${id})`;
+      await other.unsafe(`alter table site_r7.cms_media add column replan_test int;
+        insert into site_r7.indigo_migrations (name, checksum, duration_ms) values ('${name}', '${checksum}', 0)`);
+      const run = migrateSites(ctx, { sites: ['r7', 'r8'] });
+      const waiting = async () => (await network.sql`
+        select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and classid = ${LOCK_CLASS_SITE} and objid = ${id}`)[0].n;
+      for (let tries = 0; (await waiting()) === 0; tries++) {
+        if (tries > 200) throw new Error('the run never waited for the site lock');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await other`commit`;
+      const outcomes = bySlug(await run);
+      expect(outcomes.get('r7')).toMatchObject({ status: 'up-to-date', applied: [], pending: [], attempts: 1 });
+      expect(outcomes.get('r8')).toMatchObject({ status: 'migrated', applied: [name] });
+      expect(await historyOf('site_r7')).toContain(name);
+    } finally {
+      other.release();
+    }
+    expect((await migrateSites(ctx)).ok).toBe(true);
   });
 
   it('reports a site whose schema is missing as failed, and skips a site deleted during the run', async () => {

@@ -3,12 +3,13 @@
  * file in the placeholder schema `indigo_site_template`; the site migration runner substitutes
  * that quoted identifier with the site's own schema, so enum types and foreign keys land in the
  * site schema and nothing points outside it (drizzle-kit would otherwise write `"public".`).
- * Keep it free of imports other than drizzle-orm so drizzle-kit's loader can read it.
+ * Keep it free of imports other than drizzle-orm and site-schema-name.ts so drizzle-kit's loader can read it.
  */
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { SITE_SCHEMA_PLACEHOLDER } from './site-schema-name.js';
 
-export const SITE_SCHEMA_PLACEHOLDER = 'indigo_site_template';
+export { SITE_SCHEMA_PLACEHOLDER };
 export const siteTemplate = pgSchema(SITE_SCHEMA_PLACEHOLDER);
 
 export const contentStatus = siteTemplate.enum('cms_content_status', ['draft', 'scheduled', 'published', 'trashed']);

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import type { Queryable, Sql } from '../db/connect.js';
 import { LOCK_CLASS, LockKey } from '../db/locks.js';
 import { ConflictError } from '../errors.js';
+import type { SqlCheck } from './sql-checks.js';
 
 /** What pg_stat_activity says about the session that holds the migrate:sites lock. */
 export interface MigrateLockHolder {
@@ -41,10 +42,13 @@ export function derivedClient(
   sql: Sql,
   options: { max: number; longLived?: boolean; onclose?: () => void; onnotice?: (notice: postgres.Notice) => void; settings?: Record<string, string> },
 ): Sql {
-  const base = sql.options as unknown as Record<string, unknown> & { connection: Record<string, unknown> };
+  const base = sql.options as unknown as Record<string, unknown> & { connection: Record<string, unknown>; shared: { typeArrayMap: Record<number, number> } };
   return postgres({
     ...base,
     max: options.max,
+    // The options (parsers, serializers and the array type map) are shared with `sql`: once it has
+    // read the array types, a new connection need not read them again (a query and ~200 rows each).
+    ...(Object.keys(base.shared.typeArrayMap).length > 0 ? { fetch_types: false } : {}),
     // A connection that holds a session lock must never be recycled by the pool (postgres.js
     // closes idle connections and retires old ones by default).
     ...(options.longLived ? { idle_timeout: null, max_lifetime: null } : {}),
@@ -115,16 +119,18 @@ export interface LockSession {
 export const LOCK_LOST_SQLSTATE = 'IX002';
 
 /**
- * PL/pgSQL that raises (SQLSTATE IX002) unless the session holding the migrate:sites lock is
- * still connected — it holds the lock until it ends, so that is the same as still holding it. Run
- * inside each site's transaction, it keeps a runner that lost its lock from migrating any site.
+ * The check (see sqlChecks) that fails with IX002 unless the session holding the migrate:sites lock
+ * is still connected — it holds the lock until it ends, so that is the same as still holding it.
+ * Run inside each site's transaction, it keeps a runner that lost its lock from migrating any site.
  * pg_stat_get_activity(pid) reads one backend's entry, unlike pg_locks, which locks every lock
  * partition while it copies the whole lock table.
  */
-export function migrateLockGuard(session: LockSession): string {
-  // Both values are embedded in SQL text (the guard travels inside a site's batch): check their shape.
+export function migrateLockCheck(session: LockSession): SqlCheck {
+  // Both values are embedded in SQL text (the check travels inside a site's batch): check their shape.
   if (!Number.isSafeInteger(session.pid) || !/^[0-9: .+-]+$/.test(session.backendStart)) throw new TypeError(`invalid lock session ${JSON.stringify(session)}`);
-  return `if not exists (select 1 from pg_stat_get_activity(${session.pid}) where backend_start = '${session.backendStart}'::timestamptz) then
-    raise exception using errcode = '${LOCK_LOST_SQLSTATE}', message = 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)';
-  end if;`;
+  return {
+    failsWhen: `not exists (select 1 from pg_stat_get_activity(${session.pid}) where backend_start = '${session.backendStart}'::timestamptz)`,
+    code: LOCK_LOST_SQLSTATE,
+    message: 'this migrate:sites run lost its database lock (its lock connection was closed or terminated)',
+  };
 }

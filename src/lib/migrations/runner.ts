@@ -13,11 +13,12 @@ import {
   assertNoIntegrityProblems, listSiteTargets, parseSiteList, planSites, readSiteHistories,
   type SitePlan, type SiteSelection, type SiteTarget,
 } from './history.js';
-import { acquireMigrateLock, derivedClient, describeLockHolder, migrateLockGuard, LOCK_LOST_SQLSTATE, type MigrateLock, type MigrateLockHolder } from './lock.js';
+import { acquireMigrateLock, derivedClient, describeLockHolder, migrateLockCheck, LOCK_LOST_SQLSTATE, type MigrateLock, type MigrateLockHolder } from './lock.js';
 import {
   historyInsert, loadSiteMigrations, MIGRATION_NOTICE_PREFIX, pendingSiteMigrations, readSiteHistory, renderSiteMigration,
   siteMigrationBatch, SITE_HISTORY_TABLE, type AppliedMigration,
 } from './site.js';
+import { checkFailure, sqlChecks, type SqlCheck } from './sql-checks.js';
 import { splitSqlStatements } from './statements.js';
 
 export interface MigrateSitesOptions {
@@ -222,6 +223,9 @@ class SiteMigrationRun {
   }
 
   async execute(): Promise<MigrateSitesReport> {
+    // The workers connect while the lock is taken (a backend start each, in parallel); a failure
+    // here surfaces again, with its context, from the first real query.
+    const connecting = Promise.allSettled(this.clients.map((client) => client`select 1`));
     try {
       if (!this.opts.dryRun) {
         this.lock = await acquireMigrateLock(this.ctx.sql, {
@@ -229,6 +233,7 @@ class SiteMigrationRun {
           onWait: (holder) => this.emit({ type: 'lock-wait', holder, description: describeLockHolder(holder) }),
         });
       }
+      await connecting;
       const sites = await listSiteTargets(this.clients[0], { slugs: this.opts.sites, status: this.opts.status });
       const plans = await this.plan(sites);
       // Before any DDL: one site whose history disagrees with the files stops the whole run.
@@ -349,10 +354,13 @@ class SiteMigrationRun {
       const pending = pendingSiteMigrations(this.set, work.history, site.schemaName);
       if (pending.length === 0) return;
       const segment = pending[0].transactional ? takeWhile(pending, (m) => m.transactional) : [pending[0]];
-      this.running.delete(site.schemaName);
+      // With one migration in the batch, a failure is that migration's; with several, their notices tell.
+      if (segment.length === 1) this.running.set(site.schemaName, segment[0].name);
+      else this.running.delete(site.schemaName);
+      const checks = this.checks(site, work.history);
       try {
-        if (segment[0].transactional) await this.clients[worker].unsafe(this.transactionalBatch(site, work.history, segment));
-        else await this.migrateOutsideTransaction(worker, site, work.history, segment[0]);
+        if (segment[0].transactional) await this.clients[worker].unsafe(this.transactionalBatch(site, work.history, checks, segment)).catch(translateCheckFailure(checks));
+        else await this.migrateOutsideTransaction(worker, site, checks, segment[0]);
       } catch (error) {
         // Another runner (after this one lost its lock) or a site created afresh changed the
         // history since it was read: read it again and carry on from there.
@@ -373,21 +381,24 @@ class SiteMigrationRun {
    * lock (the one lockSite takes), checks that the run still holds its lock and that the site's
    * history is what was planned, the migrations with their history rows, and the audit entry.
    */
-  private transactionalBatch(site: SiteTarget, history: AppliedMigration[], migrations: MigrationFile[]): string {
+  private transactionalBatch(site: SiteTarget, history: AppliedMigration[], checks: SqlCheck[], migrations: MigrationFile[]): string {
     return [
-      `select set_config('lock_timeout', '${this.opts.lockTimeoutMs}ms', true), set_config('statement_timeout', '${this.opts.statementTimeoutMs}ms', true);`,
-      `select pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${site.id});`,
-      siteMigrationBatch(site.schemaName, migrations, { guard: this.guard(site, history), announce: true, historyTableExists: history.length > 0 }),
+      `select set_config('lock_timeout', '${this.opts.lockTimeoutMs}ms', true), set_config('statement_timeout', '${this.opts.statementTimeoutMs}ms', true), pg_advisory_xact_lock(${LOCK_CLASS_SITE}, ${site.id});`,
+      siteMigrationBatch(site.schemaName, migrations, { guard: sqlChecks(checks), announce: migrations.length > 1, historyTableExists: history.length > 0, ownTransaction: true }),
       this.auditInsert(site, migrations),
     ].join('\n');
   }
 
-  /** PL/pgSQL that raises unless this run holds its lock and the site's history is exactly `history`. */
-  private guard(site: SiteTarget, history: AppliedMigration[]): string {
-    return `${this.lock ? migrateLockGuard(this.lock.session) : ''}
-  if (select coalesce(md5(string_agg(name || ':' || checksum, ',' order by name collate "C")), '') from "${site.schemaName}".${SITE_HISTORY_TABLE}) <> '${historyFingerprint(history)}' then
-    raise exception using errcode = '${HISTORY_CHANGED_SQLSTATE}', message = 'the history of ${site.schemaName} changed since this run read it';
-  end if;`;
+  /** The checks each site's batch runs first: this run still holds its lock, and the site's history is exactly `history`. */
+  private checks(site: SiteTarget, history: AppliedMigration[]): SqlCheck[] {
+    return [
+      ...(this.lock ? [migrateLockCheck(this.lock.session)] : []),
+      {
+        failsWhen: `(select coalesce(md5(string_agg(name || ':' || checksum, ',' order by name collate "C")), '') from "${site.schemaName}".${SITE_HISTORY_TABLE}) <> '${historyFingerprint(history)}'`,
+        code: HISTORY_CHANGED_SQLSTATE,
+        message: `the history of ${site.schemaName} changed since this run read it`,
+      },
+    ];
   }
 
   /**
@@ -410,7 +421,7 @@ class SiteMigrationRun {
    * (IF NOT EXISTS); an index left INVALID by an interrupted concurrent build is dropped first when
    * the migration names it. The history row and audit entry follow once every statement succeeded.
    */
-  private async migrateOutsideTransaction(worker: number, site: SiteTarget, history: AppliedMigration[], migration: MigrationFile): Promise<void> {
+  private async migrateOutsideTransaction(worker: number, site: SiteTarget, checks: SqlCheck[], migration: MigrationFile): Promise<void> {
     await this.clients[worker].end({ timeout: 5 });
     this.clients[worker] = this.workerClient();
     let closed = false;
@@ -427,7 +438,7 @@ class SiteMigrationRun {
     };
     try {
       await run(`select pg_advisory_lock(${LOCK_CLASS_SITE}, ${site.id})`);
-      await run(siteMigrationBatch(site.schemaName, [], { guard: this.guard(site, history) }));
+      await run(siteMigrationBatch(site.schemaName, [], { guard: sqlChecks(checks) })).catch(translateCheckFailure(checks));
       this.running.set(site.schemaName, migration.name);
       const started = performance.now();
       // SQL text because `run` guards unsafe(); the schema name passed assertSiteSchemaName above.
@@ -544,6 +555,13 @@ function historyFingerprint(history: Pick<AppliedMigration, 'name' | 'checksum'>
   if (history.length === 0) return '';
   const pairs = history.map((row) => `${row.name}:${row.checksum}`).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return createHash('md5').update(pairs.join(',')).digest('hex');
+}
+
+/** A catch handler that rethrows a failed check as its own error (code IX001/IX002), anything else as it is. */
+function translateCheckFailure(checks: SqlCheck[]): (error: unknown) => never {
+  return (error) => {
+    throw checkFailure(error, checks) ?? error;
+  };
 }
 
 function isRetryable(error: SiteMigrationError): boolean {

@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../db/connect.js';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
-import { SITE_SCHEMA_PLACEHOLDER } from '../db/site-schema.js';
+import { SITE_SCHEMA_PLACEHOLDER } from '../db/site-schema-name.js';
 import { loadMigrationSet, siteMigrationsDir, type MigrationFile, type MigrationSet } from './files.js';
 import { splitSqlStatements, withoutConcurrently } from './statements.js';
 
@@ -90,13 +90,14 @@ export function historyTableDdl(schemaName: string): string {
 
 export interface SiteMigrationBatchOptions {
   /**
-   * PL/pgSQL statements run before the first migration (once the history table exists) that raise
-   * to abort the batch; they share the first migration's DO block, so they cost no statement.
+   * A SQL statement run before the first migration, once the history table exists and the
+   * search_path is the site's, that fails to abort the batch (see sqlChecks).
    */
   guard?: string;
   /**
    * Raise a NOTICE `indigo:migration <schema> <name>` as each migration starts: notices reach the
    * client even when the transaction then fails, so the caller can name the migration that failed.
+   * It costs a DO block per migration; a caller sending one migration knows its name already.
    */
   announce?: boolean;
   /**
@@ -106,6 +107,11 @@ export interface SiteMigrationBatchOptions {
   newSchema?: boolean;
   /** The caller knows the history table exists (the site has history): skip its CREATE … IF NOT EXISTS. */
   historyTableExists?: boolean;
+  /**
+   * The batch is a transaction of its own (sent as one multi-statement query outside any BEGIN):
+   * its local settings end with it, so the search_path needs no saving and restoring.
+   */
+  ownTransaction?: boolean;
 }
 
 export const MIGRATION_NOTICE_PREFIX = 'indigo:migration ';
@@ -121,19 +127,18 @@ const MIGRATION_STARTED = `set_config('indigo.migration_started', clock_timestam
 export function siteMigrationBatch(schemaName: string, migrations: MigrationFile[], options: SiteMigrationBatchOptions = {}): string {
   assertSiteSchemaName(schemaName);
   // Hand-written migrations name objects unqualified: they must land in the site schema. The
-  // caller's search_path is restored afterwards because the batch runs inside its transaction.
+  // caller's search_path is restored afterwards when the batch runs inside the caller's transaction.
   const parts = [
     ...(options.historyTableExists ? [] : [historyTableDdl(schemaName)]),
-    `select set_config('indigo.saved_search_path', current_setting('search_path'), true);`,
+    ...(options.ownTransaction ? [] : [`select set_config('indigo.saved_search_path', current_setting('search_path'), true);`]),
     `set local search_path = "${schemaName}", public;`,
   ];
-  const plpgsql = options.guard ? [options.guard] : [];
-  const doBlock = () => `do $indigo$ begin\n${plpgsql.splice(0).join('\n')}\nend $indigo$;`;
+  if (options.guard) parts.push(options.guard);
   for (const migration of migrations) {
     if (!migration.transactional && !options.newSchema) throw new ValidationError(`migration ${migration.name} runs outside a transaction and cannot be batched`);
-    if (options.announce) plpgsql.push(`perform ${MIGRATION_STARTED}; raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}';`);
-    if (plpgsql.length > 0) parts.push(doBlock());
-    if (!options.announce) parts.push(`select ${MIGRATION_STARTED};`);
+    parts.push(options.announce
+      ? `do $indigo$ begin perform ${MIGRATION_STARTED}; raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}'; end $indigo$;`
+      : `select ${MIGRATION_STARTED};`);
     const rendered = renderSiteMigration(migration, schemaName);
     parts.push(
       migration.transactional ? rendered : splitSqlStatements(rendered).map(withoutConcurrently).join('\n;\n'),
@@ -141,8 +146,7 @@ export function siteMigrationBatch(schemaName: string, migrations: MigrationFile
       `\n;\n${historyInsert(schemaName, migration, `round(extract(epoch from clock_timestamp() - current_setting('indigo.migration_started')::timestamptz) * 1000)::int`)}`,
     );
   }
-  if (plpgsql.length > 0) parts.push(doBlock());
-  parts.push(`select set_config('search_path', current_setting('indigo.saved_search_path'), true);`);
+  if (!options.ownTransaction) parts.push(`select set_config('search_path', current_setting('indigo.saved_search_path'), true);`);
   return parts.join('\n');
 }
 
