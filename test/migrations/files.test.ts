@@ -67,15 +67,15 @@ describe('site migration batch', () => {
   it('runs the guard once the search_path is set, then announces each migration before it', () => {
     const first = { ...concurrent, name: '0002_tx', transactional: true, sql: 'select 1' };
     const second = { ...first, name: '0003_tx', sql: 'select 2' };
-    const batch = siteMigrationBatch('site_a', [first, second], { guard: 'select guard();', announce: true });
-    expect(batch.indexOf('set local search_path = "site_a", public;')).toBeLessThan(batch.indexOf('select guard();'));
-    expect(batch.indexOf('select guard();')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'"));
+    const batch = siteMigrationBatch('site_a', [first, second], { guard: 'guard()', announce: true });
+    expect(batch).toContain(`select set_config('search_path', '"site_a", public', true), guard();`);
+    expect(batch.indexOf('guard()')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'"));
     expect(batch.indexOf("raise notice 'indigo:migration site_a 0002_tx'")).toBeLessThan(batch.indexOf('select 1'));
     expect(batch.indexOf('select 1')).toBeLessThan(batch.indexOf("raise notice 'indigo:migration site_a 0003_tx'"));
     expect(batch.match(/do \$indigo\$/g)).toHaveLength(2);
-    const quiet = siteMigrationBatch('site_a', [first], { historyTableExists: true, ownTransaction: true });
+    const quiet = siteMigrationBatch('site_a', [first], { guard: 'guard()', historyTableExists: true, ownTransaction: true });
     expect(quiet).not.toMatch(/create table if not exists|do \$indigo\$|saved_search_path/);
-    expect(quiet).toMatch(/^set local search_path/);
+    expect(quiet).toMatch(/^select set_config\('search_path', '"site_a", public', true\), guard\(\), set_config\('indigo.migration_started'/);
   });
 });
 

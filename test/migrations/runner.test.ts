@@ -180,6 +180,23 @@ describe('migrateSites', () => {
     expect((await migrateSites(ctx)).summary.migrated).toBe(13);
   });
 
+  it("keeps the next site's batch queued on each connection, except under --fail-fast", async () => {
+    const peakInFlight = async (options: { failFast?: boolean }) => {
+      let peak = 0;
+      const report = await migrateSites(ctx, {
+        concurrency: 1,
+        ...options,
+        onEvent: (event) => { if ('progress' in event) peak = Math.max(peak, event.progress.inFlight); },
+      });
+      expect(report.ok).toBe(true);
+      return peak;
+    };
+    migrations.add('ahead', 'alter table cms_media add column ahead_test int;');
+    expect(await peakInFlight({})).toBe(2);
+    migrations.add('not_ahead', 'alter table cms_media add column not_ahead_test int;');
+    expect(await peakInFlight({ failFast: true })).toBe(1);
+  });
+
   it('migrates sites created during the run at an older version, and sites created at the latest one are left alone', async () => {
     const older = copyOfPackagedMigrations();
     const olderCtx = { ...ctx, siteMigrationsDir: older.dir };
@@ -233,7 +250,7 @@ describe('migrateSites', () => {
       const [session] = await holder`select pid, backend_start::text as "backendStart" from pg_stat_get_activity(pg_backend_pid())`;
       const guard = (s: { pid: number; backendStart: string }) => {
         const checks = [migrateLockCheck(s)];
-        return network.sql.unsafe(sqlChecks(checks)).catch((error: unknown) => {
+        return network.sql.unsafe(`select ${sqlChecks(checks)}`).catch((error: unknown) => {
           throw checkFailure(error, checks) ?? error;
         });
       };

@@ -7,9 +7,9 @@ describe('sqlChecks', () => {
     { failsWhen: 'b', code: 'IX002', message: 'second failed' },
   ];
 
-  it('is one statement whose branches fail through a cast the planner cannot fold', () => {
-    expect(sqlChecks(checks)).toBe("select case when a then ('indigo-check:IX001:' || pg_backend_pid())::int\n  when b then ('indigo-check:IX002:' || pg_backend_pid())::int end;");
-    expect(sqlChecks([])).toBe('');
+  it('is one expression whose branches fail through a cast the planner cannot fold', () => {
+    expect(sqlChecks(checks)).toBe("case when a then ('indigo-check:IX001:' || pg_backend_pid())::int\n  when b then ('indigo-check:IX002:' || pg_backend_pid())::int end");
+    expect(sqlChecks([])).toBe('null');
     expect(() => sqlChecks([{ failsWhen: 'x', code: "'; drop", message: '' }])).toThrow(TypeError);
   });
 

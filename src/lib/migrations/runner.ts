@@ -157,6 +157,8 @@ export function resolveMigrateSitesOptions(options: MigrateSitesOptions = {}): R
   };
 }
 
+/** Sites a worker has sent on its connection at once (see SiteMigrationRun.worker). */
+const PIPELINE_DEPTH = 2;
 /** Raised inside a site's transaction when its history is not what the run planned from. */
 const HISTORY_CHANGED_SQLSTATE = 'IX001';
 /** Worth another attempt: the site was busy or the connection dropped; nothing of the attempt stayed. */
@@ -172,7 +174,8 @@ const RETRYABLE = new Set(['55P03', '40P01', '40001', '57P01', '08006', '08003',
  * - Each site: its pending migrations, history rows and audit entry in one transaction sent as
  *   one round trip, under the site's advisory lock, with lock_timeout/statement_timeout local to
  *   it. Migrations marked no-transaction run on their own (see migrateOutsideTransaction).
- * - At most `concurrency` sites at a time; a failing site does not stop the others (unless
+ * - At most `concurrency` sites run at a time, one per connection, each connection holding the
+ *   next site's batch ready (see worker); a failing site does not stop the others (unless
  *   failFast); lock timeouts are retried with backoff while other sites proceed.
  * - Sites created during the run are picked up before it ends.
  */
@@ -204,7 +207,8 @@ class SiteMigrationRun {
   private lock?: MigrateLock;
   private outcomes = new Map<number, SiteOutcome>();
   private order: number[] = [];
-  private queue: SiteWork[] = [];
+  /** Per worker, the sites whose histories it read (see plan); a worker with none left takes another's. */
+  private queues: SiteWork[][];
   private waiting: SiteWork[] = [];
   private stopped: MigrateSitesReport['stopped'] = null;
   private progress: MigrateSitesProgress = { total: 0, done: 0, migrated: 0, failed: 0, skipped: 0, inFlight: 0 };
@@ -216,6 +220,7 @@ class SiteMigrationRun {
     private readonly emit: (event: MigrateSitesEvent) => void,
   ) {
     this.clients = Array.from({ length: opts.concurrency }, () => this.workerClient());
+    this.queues = this.clients.map(() => []);
   }
 
   private workerClient(): Sql {
@@ -253,19 +258,24 @@ class SiteMigrationRun {
       }
       return this.report();
     } finally {
-      await this.lock?.release();
-      await Promise.all(this.clients.map((client) => client.end({ timeout: 5 })));
+      await Promise.all([this.lock?.release(), ...this.clients.map((client) => client.end({ timeout: 5 }))]);
     }
   }
 
+  /**
+   * Each worker reads the histories of the sites it will migrate (the site at position i goes to
+   * worker i mod n, see admit): its session then has their history tables cached for the migration.
+   */
   private async plan(sites: SiteTarget[]): Promise<SitePlan[]> {
-    return planSites(this.set, sites, await readSiteHistories(this.clients, sites));
+    const count = this.clients.length;
+    const reads = await Promise.all(this.clients.map((client, worker) => readSiteHistories(client, sites.filter((_, i) => i % count === worker))));
+    return planSites(this.set, sites, new Map(reads.flatMap((histories) => [...histories])));
   }
 
   /** Records up-to-date and unplannable sites, queues the rest; returns how many were queued. */
   private admit(plans: SitePlan[]): number {
     let queued = 0;
-    for (const plan of plans) {
+    for (const [position, plan] of plans.entries()) {
       const { site } = plan;
       this.order.push(site.id);
       const unstarted = (status: SiteOutcomeStatus, pending: MigrationFile[] = []): SiteOutcome =>
@@ -280,40 +290,63 @@ class SiteMigrationRun {
         queued += 1;
       } else {
         this.progress.total += 1;
-        this.queue.push({ plan: plan as SiteWork['plan'], history: [...plan.history], applied: [], attempts: 0, readyAt: 0, startedAt: 0 });
+        this.queues[position % this.queues.length].push({ plan: plan as SiteWork['plan'], history: [...plan.history], applied: [], attempts: 0, readyAt: 0, startedAt: 0 });
         queued += 1;
       }
     }
     return queued;
   }
 
-  /** Runs the queue with `concurrency` workers until it and the retry list are empty. */
+  /** Runs the queues with `concurrency` workers until they and the retry list are empty. */
   private async drain(): Promise<void> {
     await Promise.all(this.clients.map((_, index) => this.worker(index)));
-    for (const work of [...this.queue, ...this.waiting]) this.skip(work, this.stopped?.message ?? 'not started');
-    this.queue = [];
+    for (const work of [...this.queues.flat(), ...this.waiting]) this.skip(work, this.stopped?.message ?? 'not started');
+    this.queues = this.queues.map(() => []);
     this.waiting = [];
   }
 
+  /**
+   * One worker: its connection always holds the next site's batch (PIPELINE_DEPTH), so its session
+   * starts that site the moment the last one commits instead of waiting for this process, which
+   * serves every worker, to read the result and answer. A site with a no-transaction migration
+   * swaps the connection, so it runs alone; --fail-fast sends nothing ahead of a possible failure.
+   */
   private async worker(index: number): Promise<void> {
+    const depth = this.opts.failFast ? 1 : PIPELINE_DEPTH;
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const settle = async (all: boolean) => {
+      await (all ? Promise.all(inFlight) : Promise.race(inFlight));
+      if (failure) throw failure;
+    };
     for (;;) {
       if (!this.stopped && this.lock?.lost) this.stop('lock-lost', 'this run lost its database lock (its connection was closed or terminated); run migrate:sites again');
-      if (this.stopped) return;
-      const now = Date.now();
-      // Sites whose backoff has passed go first, so a retried site finishes as soon as it can.
-      const ready = this.waiting.filter((work) => work.readyAt <= now);
-      if (ready.length > 0) {
-        this.waiting = this.waiting.filter((work) => work.readyAt > now);
-        this.queue.unshift(...ready);
-      }
-      const work = this.queue.shift();
+      const work = this.stopped ? undefined : this.nextWork(index);
       if (!work) {
-        if (this.waiting.length === 0) return;
-        await sleep(Math.max(1, Math.min(...this.waiting.map((w) => w.readyAt)) - now));
+        if (inFlight.size > 0) await settle(false);
+        else if (this.stopped || this.waiting.length === 0) return;
+        else await sleep(Math.max(1, Math.min(...this.waiting.map((w) => w.readyAt)) - Date.now()));
         continue;
       }
-      await this.attempt(index, work);
+      const alone = work.plan.pending.some((migration) => !migration.transactional);
+      if (alone) await settle(true);
+      const attempt: Promise<void> = this.attempt(index, work)
+        .catch((error: unknown) => { failure ??= error; })
+        .finally(() => inFlight.delete(attempt));
+      inFlight.add(attempt);
+      if (alone || inFlight.size >= depth) await settle(alone);
     }
+  }
+
+  /** The worker's next site: a retry whose backoff has passed, else its own queue's next, else one from the longest queue. */
+  private nextWork(index: number): SiteWork | undefined {
+    const now = Date.now();
+    const ready = this.waiting.filter((work) => work.readyAt <= now);
+    if (ready.length > 0) {
+      this.waiting = this.waiting.filter((work) => work.readyAt > now);
+      this.queues[index].unshift(...ready);
+    }
+    return this.queues[index].shift() ?? this.queues.reduce((longest, queue) => (queue.length > longest.length ? queue : longest)).pop();
   }
 
   private async attempt(worker: number, work: SiteWork): Promise<void> {

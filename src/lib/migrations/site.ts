@@ -90,8 +90,9 @@ export function historyTableDdl(schemaName: string): string {
 
 export interface SiteMigrationBatchOptions {
   /**
-   * A SQL statement run before the first migration, once the history table exists and the
-   * search_path is the site's, that fails to abort the batch (see sqlChecks).
+   * A SQL expression evaluated before the first migration, once the history table exists and the
+   * search_path is the site's, that fails to abort the batch (see sqlChecks). It shares a statement
+   * with the search_path setting: every statement of a batch costs the server a parse and a plan.
    */
   guard?: string;
   /**
@@ -131,14 +132,18 @@ export function siteMigrationBatch(schemaName: string, migrations: MigrationFile
   const parts = [
     ...(options.historyTableExists ? [] : [historyTableDdl(schemaName)]),
     ...(options.ownTransaction ? [] : [`select set_config('indigo.saved_search_path', current_setting('search_path'), true);`]),
-    `set local search_path = "${schemaName}", public;`,
   ];
-  if (options.guard) parts.push(options.guard);
+  // Evaluated left to right in one select: the search_path, the guard, the first migration's start.
+  const setup = [`set_config('search_path', '"${schemaName}", public', true)`, ...(options.guard ? [options.guard] : [])];
+  const select = (expressions: string[]) => `select ${expressions.join(', ')};`;
   for (const migration of migrations) {
     if (!migration.transactional && !options.newSchema) throw new ValidationError(`migration ${migration.name} runs outside a transaction and cannot be batched`);
-    parts.push(options.announce
-      ? `do $indigo$ begin perform ${MIGRATION_STARTED}; raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}'; end $indigo$;`
-      : `select ${MIGRATION_STARTED};`);
+    if (options.announce) {
+      if (setup.length > 0) parts.push(select(setup.splice(0)));
+      parts.push(`do $indigo$ begin perform ${MIGRATION_STARTED}; raise notice '${MIGRATION_NOTICE_PREFIX}${schemaName} ${migration.name}'; end $indigo$;`);
+    } else {
+      parts.push(select([...setup.splice(0), MIGRATION_STARTED]));
+    }
     const rendered = renderSiteMigration(migration, schemaName);
     parts.push(
       migration.transactional ? rendered : splitSqlStatements(rendered).map(withoutConcurrently).join('\n;\n'),
@@ -146,6 +151,7 @@ export function siteMigrationBatch(schemaName: string, migrations: MigrationFile
       `\n;\n${historyInsert(schemaName, migration, `round(extract(epoch from clock_timestamp() - current_setting('indigo.migration_started')::timestamptz) * 1000)::int`)}`,
     );
   }
+  if (setup.length > 0) parts.push(select(setup));
   if (!options.ownTransaction) parts.push(`select set_config('search_path', current_setting('indigo.saved_search_path'), true);`);
   return parts.join('\n');
 }

@@ -17,15 +17,15 @@ const MARKER = 'indigo-check:';
 const CODE = /^[A-Z0-9]{5}$/;
 
 /**
- * One statement that fails at the first check whose condition holds. The cast input includes
- * pg_backend_pid(), a stable function, so the planner cannot fold the failing branch into an error
- * of its own before the conditions are evaluated.
+ * One SQL expression that fails at the first check whose condition holds (null otherwise). The
+ * cast input includes pg_backend_pid(), a stable function, so the planner cannot fold the failing
+ * branch into an error of its own before the conditions are evaluated.
  */
 export function sqlChecks(checks: SqlCheck[]): string {
-  if (checks.length === 0) return '';
+  if (checks.length === 0) return 'null';
   for (const check of checks) if (!CODE.test(check.code)) throw new TypeError(`invalid check code ${JSON.stringify(check.code)}`);
   const cases = checks.map((check) => `when ${check.failsWhen} then ('${MARKER}${check.code}:' || pg_backend_pid())::int`);
-  return `select case ${cases.join('\n  ')} end;`;
+  return `case ${cases.join('\n  ')} end`;
 }
 
 /** The error a failed check raised, as `{ code, message }` of that check; undefined for any other error. */
