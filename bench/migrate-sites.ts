@@ -8,7 +8,8 @@
  * The migration: add a column, index it, update every row (plus the history row).
  * For each concurrency 1, 2, 4, 8: the CLI run and the psql floor, each followed by an untimed
  * revert (drop the column, delete the history row) so the next run has the same work; BENCH_ROUNDS
- * (default 3) rounds alternating which goes first, medians reported.
+ * (default 3) rounds alternating which goes first; medians reported, and the median of each
+ * round's CLI/floor ratio ("paired").
  * Then: a run with nothing pending, and the CLI's peak RSS (VmHWM) per run.
  *
  * Run: npx tsc -p tsconfig.json && npx tsx bench/migrate-sites.ts
@@ -158,12 +159,15 @@ insert into public.sites (slug, name, schema_name) values ('b${i}', 'Bench ${i}'
       }
     }
   }
-  console.log(`\nmedian of ${ROUNDS} rounds; concurrency   indigo-sites (CLI wall)   of which the run         psql floor            ratio   CLI peak RSS, CPU`);
+  console.log(`\nmedian of ${ROUNDS} rounds; concurrency   indigo-sites (CLI wall)   of which the run         psql floor            ratio   paired   CLI peak RSS, CPU`);
   const rate = (ms: number) => (allSchemas.length / ms) * 1000;
   const results = CONCURRENCIES.map((concurrency) => {
     const t = timings.get(concurrency)!;
     const row = { concurrency, cliRate: rate(median(t.cliMs)), runRate: rate(median(t.runMs)), floorRate: rate(median(t.floorMs)), rssKb: Math.max(...t.rssKb) };
-    console.log(`${String(concurrency).padStart(34)}   ${fmt(row.cliRate).padStart(7)} sites/s ${fmt(median(t.cliMs) / 1000, 2).padStart(6)} s   ${fmt(row.runRate).padStart(7)} sites/s ${fmt(median(t.runMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate).padStart(7)} sites/s ${fmt(median(t.floorMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate / row.cliRate, 2).padStart(5)}x   ${fmt(row.rssKb / 1024)} MB, ${fmt(median(t.cpu), 2)} s`);
+    // The same round's CLI and floor ran back to back: their ratio is steadier than the ratio of
+    // medians when the machine's speed drifts between rounds.
+    const paired = median(t.cliMs.map((ms, round) => ms / t.floorMs[round]));
+    console.log(`${String(concurrency).padStart(34)}   ${fmt(row.cliRate).padStart(7)} sites/s ${fmt(median(t.cliMs) / 1000, 2).padStart(6)} s   ${fmt(row.runRate).padStart(7)} sites/s ${fmt(median(t.runMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate).padStart(7)} sites/s ${fmt(median(t.floorMs) / 1000, 2).padStart(6)} s   ${fmt(row.floorRate / row.cliRate, 2).padStart(5)}x   ${fmt(paired, 2).padStart(5)}x   ${fmt(row.rssKb / 1024)} MB, ${fmt(median(t.cpu), 2)} s`);
     return row;
   });
 

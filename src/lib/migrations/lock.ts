@@ -47,7 +47,8 @@ export function derivedClient(
     ...base,
     max: options.max,
     // The options (parsers, serializers and the array type map) are shared with `sql`: once it has
-    // read the array types, a new connection need not read them again (a query and ~200 rows each).
+    // its array types (createPool sets them up without a query), a new connection need not read
+    // them from pg_type again, a query whose result grows with every site table.
     ...(Object.keys(base.shared.typeArrayMap).length > 0 ? { fetch_types: false } : {}),
     // A connection that holds a session lock must never be recycled by the pool (postgres.js
     // closes idle connections and retires old ones by default).
