@@ -123,7 +123,7 @@ export interface MigrateSitesReport {
   durationMs: number;
 }
 
-/** Twice the cores, within 2..8: on 2 cores 4 connections migrate fastest, 8 already slower. */
+/** Twice the cores, within 2..8: on 2 cores, 4 connections migrate as fast as 8 (bench/migrate-sites). */
 export function defaultConcurrency(): number {
   return Math.min(8, Math.max(2, availableParallelism() * 2));
 }
