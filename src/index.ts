@@ -8,7 +8,7 @@ export { openDatabase, createPool, type DatabaseHandle, type OpenDatabaseOptions
 export { startEmbeddedPostgres, defaultDataDir, type EmbeddedServer } from './lib/db/embedded.js';
 export * as schema from './lib/db/schema.js';
 export * as siteSchema from './lib/db/site-schema.js';
-export { recordAudit, listAudit, type AuditEntry, type AuditEntryInput } from './lib/audit.js';
+export { recordAudit, type AuditEntry, type AuditEntryInput } from './lib/audit.js';
 export * from './lib/migrations/index.js';
 export * from './lib/network/init.js';
 export * from './lib/policy.js';

@@ -1,8 +1,8 @@
-import { userInfo } from 'node:os';
 import { Command, Flags } from '@oclif/core';
 import { openDatabase, type DatabaseHandle } from '../lib/db/connect.js';
+import { currentOsUser } from '../lib/db/embedded.js';
 import type { Actor, IndigoContext, Logger } from '../lib/context.js';
-import { ExitCode, IndigoError } from '../lib/errors.js';
+import { ExitCode, IndigoError, NotInitialisedError } from '../lib/errors.js';
 import { assertNetworkInitialised, initNetwork } from '../lib/network/init.js';
 import { siteMigrationsDir } from '../lib/migrations/files.js';
 import { resolveActor } from '../lib/actor.js';
@@ -87,12 +87,13 @@ export abstract class IndigoCommand extends Command {
       siteMigrationsDir: siteMigrationsDir(),
     };
     if (this.requiresInitialisedNetwork) {
-      if (this.database.embedded) {
+      try {
+        await assertNetworkInitialised(this.database.sql, this.database.target);
+      } catch (error) {
         // A newcomer's first command on the embedded database sets the network up by itself.
+        if (!(error instanceof NotInitialisedError) || !this.database.embedded) throw error;
         const result = await initNetwork(ctx);
         if (result.changed) this.stderr(errColors.dim('initialised the network on the embedded PostgreSQL'));
-      } else {
-        await assertNetworkInitialised(this.database.sql, this.database.target);
       }
     }
     if (actAs) ctx.actor = await resolveActor(this.database.sql, actAs);
@@ -100,13 +101,7 @@ export abstract class IndigoCommand extends Command {
   }
 
   protected actor(): Actor {
-    let name = process.env.USER ?? 'unknown';
-    try {
-      name = userInfo().username;
-    } catch {
-      // no passwd entry (containers): keep $USER
-    }
-    return { kind: 'operator', name };
+    return { kind: 'operator', name: currentOsUser() };
   }
 
   protected debugEnabled(): boolean {

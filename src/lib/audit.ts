@@ -23,12 +23,3 @@ export async function recordAudit(sql: Queryable, actor: Actor, entry: AuditEntr
     insert into public.audit_log (actor, action, site_id, site_slug, details)
     values (${actorLabel(actor)}, ${entry.action}, ${entry.site?.id ?? null}, ${entry.site?.slug ?? null}, ${sql.json((entry.details ?? {}) as never)})`;
 }
-
-export async function listAudit(sql: Queryable, options: { siteSlug?: string; limit?: number } = {}): Promise<AuditEntry[]> {
-  const limit = options.limit ?? 50;
-  return sql<AuditEntry[]>`
-    select id::int as id, at, actor, action, site_id::int as "siteId", site_slug as "siteSlug", details
-    from public.audit_log
-    where ${options.siteSlug === undefined ? sql`true` : sql`site_slug = ${options.siteSlug}`}
-    order by id desc limit ${limit}`;
-}

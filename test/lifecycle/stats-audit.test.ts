@@ -92,14 +92,14 @@ describe('site:stats', () => {
   });
 
   it('reports pending site migrations per site, and sites whose history no longer matches the files', async () => {
-    const stats = await networkStats(ctx, { siteMigrationsDir: migrationsDir });
+    const stats = await networkStats({ ...ctx, siteMigrationsDir: migrationsDir });
     expect(stats.migrations.available).toEqual(['0000_cms', '0001_tags']);
     expect(stats.migrations.sitesBehind).toBe(7);
     expect(stats.migrations.pending).toContainEqual({ slug: 'big', pending: ['0001_tags'] });
 
     await network.sql`update site_medium.indigo_migrations set checksum = 'edited' where name = '0000_cms'`;
     try {
-      const drifted = await networkStats(ctx, { siteMigrationsDir: migrationsDir });
+      const drifted = await networkStats({ ...ctx, siteMigrationsDir: migrationsDir });
       expect(drifted.migrations.sitesBehind).toBe(6);
       expect(drifted.migrations.integrityErrors).toEqual([{ slug: 'medium', error: expect.stringMatching(/0000_cms.sql was edited after it was applied to site_medium/) }]);
     } finally {

@@ -64,6 +64,8 @@ export async function startEmbeddedPostgres(options: {
   const unlock = await acquireLock(dataDir);
   let port: number;
   let credentials: Credentials;
+  // The server user and binaries found at start serve the stop as well (as root, finding them runs `id` and `postgres --version`).
+  let server: { bin: Binaries; runAs: OsUser | null };
   try {
     const runAs = await serverUser();
     if (runAs) {
@@ -73,6 +75,7 @@ export async function startEmbeddedPostgres(options: {
       if ((mode & 0o001) === 0) await fs.chmod(dataDir, (mode & 0o7777) | 0o001);
     }
     const bin = await binaries(dataDir, runAs);
+    server = { bin, runAs };
     const pgdata = path.join(dataDir, 'pgdata');
     if (!(await exists(path.join(pgdata, 'PG_VERSION')))) {
       notice(`initialising embedded PostgreSQL in ${dataDir}`);
@@ -99,12 +102,12 @@ export async function startEmbeddedPostgres(options: {
     async release() {
       if (released) return;
       released = true;
-      await stopIfUnused(dataDir, process.pid);
+      await stopIfUnused(dataDir, process.pid, server);
     },
   };
 }
 
-async function stopIfUnused(dataDir: string, pid: number): Promise<void> {
+async function stopIfUnused(dataDir: string, pid: number, { bin, runAs }: { bin: Binaries; runAs: OsUser | null }): Promise<void> {
   const unlock = await acquireLock(dataDir);
   try {
     const clientsDir = path.join(dataDir, 'clients');
@@ -115,8 +118,6 @@ async function stopIfUnused(dataDir: string, pid: number): Promise<void> {
       else await fs.rm(path.join(clientsDir, entry), { force: true });
     }
     if (others > 0) return;
-    const runAs = await serverUser();
-    const bin = await binaries(dataDir, runAs);
     const pgdata = path.join(dataDir, 'pgdata');
     if ((await runningPort(pgdata, bin, runAs)) === null) return;
     await run(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '60'], runAs,

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Resolver } from 'node:dns/promises';
+import { checkMilliseconds } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { createDnsResolver, dnsServersFromEnv } from './dns-config.js';
 import { normalizeHost } from './normalize.js';
@@ -186,10 +187,7 @@ function hint(found: readonly string[], expected: string): string {
 export async function checkDomainTxt(input: CheckDomainTxtInput): Promise<DnsCheckResult> {
   const domain = checkDomain(input.domain);
   const expected = challengeValue(input.expectedToken);
-  const timeoutMs = input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ValidationError(`the check timeout must be a whole number of milliseconds ≥ 1 (got ${timeoutMs})`);
-  }
+  const timeoutMs = checkMilliseconds(input.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, 'the check timeout');
   const resolver = input.resolver ?? createDnsResolver({ servers: dnsServersFromEnv() });
   const name = `${CHALLENGE_PREFIX}.${domain}`;
   const cnames: string[] = [];

@@ -7,6 +7,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { checkMilliseconds } from '../duration.js';
 import { ValidationError } from '../errors.js';
 
 export const DNS_SERVERS_ENV = 'INDIGO_DNS_SERVERS';
@@ -82,11 +83,8 @@ export interface DnsResolverOptions {
  * checks; do not call `cancel()` on a shared one, it aborts every query in flight.
  */
 export function createDnsResolver(options: DnsResolverOptions = {}): Resolver {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_DNS_ATTEMPT_TIMEOUT_MS;
+  const timeoutMs = checkMilliseconds(options.timeoutMs ?? DEFAULT_DNS_ATTEMPT_TIMEOUT_MS, 'the DNS timeout');
   const tries = options.tries ?? DEFAULT_DNS_TRIES;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ValidationError(`the DNS timeout must be a whole number of milliseconds ≥ 1 (got ${timeoutMs})`);
-  }
   if (!Number.isInteger(tries) || tries < 1) {
     throw new ValidationError(`the number of DNS tries must be a whole number ≥ 1 (got ${tries})`);
   }

@@ -12,10 +12,11 @@ import type { Actor } from '../context.js';
 import { ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { isSiteSchemaName } from '../scope/names.js';
-import { SITES_CHANGED_CHANNEL } from '../sites/queries.js';
+import { findSiteBySlug, SITES_CHANGED_CHANNEL } from '../sites/queries.js';
 import { schemaNameForSlug } from '../sites/slug.js';
 import type { SiteStatus } from '../sites/types.js';
 import { checkMilliseconds } from '../duration.js';
+import { findDomain } from './domains.js';
 import { baseDomainFromEnv, isSubdomainOf, normalizeBaseDomain, normalizeHost } from './normalize.js';
 
 export interface ResolvedSite {
@@ -328,21 +329,18 @@ export async function explainHost(ctx: { sql: Queryable; actor: Actor }, host: s
   const { sql } = ctx;
   const site = await lookup(sql, normalized, baseDomain);
   const slug = slugFromHost(normalized, baseDomain);
-  const [domain] = await sql<{ state: string; siteSlug: string; siteDeleted: boolean; siteStatus: string }[]>`
-    select d.verification_state as state, s.slug as "siteSlug", s.deleted_at is not null as "siteDeleted", s.status as "siteStatus"
-    from public.site_domains d join public.sites s on s.id = d.site_id where d.domain = ${normalized}`;
-  const [slugSite] = slug === null ? [] : await sql<{ deleted: boolean }[]>`
-    select deleted_at is not null as deleted from public.sites where slug = ${slug}`;
+  const domain = await findDomain(sql, normalized);
+  const slugSite = slug === null ? null : await findSiteBySlug(sql, slug);
   const suspended = site?.status === 'suspended' ? ' (the site is suspended: it resolves with status suspended)' : '';
 
-  if (site && domain?.state === 'verified' && domain.siteSlug === site.slug) {
+  if (site && domain?.verificationState === 'verified' && domain.siteSlug === site.slug) {
     return { ...base, site, matchedBy: 'domain', reason: `${normalized} is a verified custom domain of site "${site.slug}"${suspended}` };
   }
   if (site) {
     return { ...base, site, matchedBy: 'subdomain', reason: `${normalized} is site "${site.slug}"'s subdomain of the base domain ${baseDomain}${suspended}` };
   }
   if (domain) {
-    const why = domain.siteDeleted ? `site "${domain.siteSlug}" is soft-deleted` : `it is ${domain.state}, and only verified domains resolve`;
+    const why = domain.siteDeleted ? `site "${domain.siteSlug}" is soft-deleted` : `it is ${domain.verificationState}, and only verified domains resolve`;
     return { ...base, site: null, matchedBy: null, reason: `${normalized} is attached to site "${domain.siteSlug}" but does not resolve: ${why}` };
   }
   if (slugSite) return { ...base, site: null, matchedBy: null, reason: `site "${slug}" is soft-deleted` };

@@ -1,8 +1,9 @@
-import { listAudit, type AuditEntry } from '../audit.js';
+import type { AuditEntry } from '../audit.js';
 import type { Actor } from '../context.js';
 import type { Queryable } from '../db/connect.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
+import { findSiteBySlug } from '../sites/queries.js';
 
 export const DEFAULT_AUDIT_LIMIT = 50;
 export const MAX_AUDIT_LIMIT = 10_000;
@@ -20,11 +21,15 @@ export async function listAuditEntries(ctx: { sql: Queryable; actor: Actor }, op
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
     throw new ValidationError(`--limit must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`, { limit });
   }
-  const entries = await listAudit(ctx.sql, { siteSlug: options.site, limit });
-  if (options.site !== undefined && entries.length === 0) {
-    // A typo should not read as "nothing happened to that site".
-    const [known] = await ctx.sql`select 1 from public.sites where slug = ${options.site}`;
-    if (!known) throw new NotFoundError(`no site "${options.site}" and no audit entries for it`, { slug: options.site });
+  const { sql } = ctx;
+  const entries = await sql<AuditEntry[]>`
+    select id::int as id, at, actor, action, site_id::int as "siteId", site_slug as "siteSlug", details
+    from public.audit_log
+    where ${options.site === undefined ? sql`true` : sql`site_slug = ${options.site}`}
+    order by id desc limit ${limit}`;
+  // A typo should not read as "nothing happened to that site".
+  if (options.site !== undefined && entries.length === 0 && !(await findSiteBySlug(sql, options.site))) {
+    throw new NotFoundError(`no site "${options.site}" and no audit entries for it`, { slug: options.site });
   }
   return entries;
 }

@@ -4,7 +4,7 @@ import type { Queryable, Tx } from '../db/connect.js';
 import { ConflictError, IndigoError, NotFoundError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { purgeSiteRedis, type PurgeSiteRedisOptions, type PurgeSiteRedisResult } from '../scope/purge.js';
-import { findSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
+import { findSiteBySlug, lockSiteBySlug, memberRoleSummary, notifySiteChanged, type MemberRoleSummary } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
 import {recordedSiteSchema, refuseNetworkAdmin } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, tableRowCounts, type OutsideDependent, type TableRows } from './schema-catalog.js';
@@ -17,7 +17,7 @@ export interface SiteRemoval {
   tables: TableRows[];
   rows: number;
   domains: string[];
-  members: { total: number; byRole: Record<string, number> };
+  members: MemberRoleSummary;
 }
 
 /** What happened in Redis after the commit; a failure there does not undo the delete. */
@@ -72,12 +72,11 @@ export async function hardDeleteSite(ctx: IndigoContext, input: HardDeleteSiteIn
 export async function inventorySite(sql: Queryable, site: Site): Promise<SiteRemoval & { blockedBy: OutsideDependent[] }> {
   const schemaName = recordedSiteSchema(site);
   const existed = await schemaExists(sql, schemaName);
-  const [tables, blockedBy, domains, roles] = await Promise.all([
+  const [tables, blockedBy, domains, members] = await Promise.all([
     existed ? tableRowCounts(sql, schemaName) : [],
     existed ? outsideDependents(sql, schemaName) : [],
     sql<{ domain: string }[]>`select domain from public.site_domains where site_id = ${site.id} order by domain`,
-    sql<{ role: string; count: number }[]>`
-      select role, count(*)::int as count from public.site_members where site_id = ${site.id} group by role order by role`,
+    memberRoleSummary(sql, site.id),
   ]);
   return {
     site: { id: site.id, slug: site.slug, name: site.name, schemaName, status: site.status, deletedAt: site.deletedAt, purgeAfter: site.purgeAfter },
@@ -85,7 +84,7 @@ export async function inventorySite(sql: Queryable, site: Site): Promise<SiteRem
     tables,
     rows: tables.reduce((sum, table) => sum + table.rows, 0),
     domains: domains.map((row) => row.domain),
-    members: { total: roles.reduce((sum, row) => sum + row.count, 0), byRole: Object.fromEntries(roles.map((row) => [row.role, row.count])) },
+    members,
     blockedBy,
   };
 }

@@ -1,20 +1,16 @@
 import type { Actor } from '../context.js';
 import type { Queryable } from '../db/connect.js';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
-import { siteMigrationsDir } from '../migrations/files.js';
-import { loadSiteMigrations, pendingSiteMigrations, readSiteHistory } from '../migrations/site.js';
+import { readSiteHistories } from '../migrations/history.js';
+import { loadSiteMigrations, pendingSiteMigrations } from '../migrations/site.js';
 import { authorize } from '../policy.js';
 
 export const DEFAULT_STATS_TOP = 10;
 const MAX_STATS_TOP = 1000;
-/** Sites whose history is read at once: a pool's worth, not one connection per site. */
-const HISTORY_READ_CONCURRENCY = 4;
 
 export interface NetworkStatsOptions {
   /** How many of the largest site schemas to list. */
   top?: number;
-  /** Folder of the site migrations (default INDIGO_SITE_MIGRATIONS or the packaged set). */
-  siteMigrationsDir?: string;
 }
 
 export interface SchemaSize {
@@ -43,13 +39,16 @@ export interface NetworkStats {
   };
 }
 
-/** Network-wide counts, sizes, drift between site rows and schemas, and pending site migrations. */
+/**
+ * Network-wide counts, sizes, drift between site rows and schemas, and pending site migrations
+ * (against the context's site migrations folder: INDIGO_SITE_MIGRATIONS or the packaged set).
+ */
 export async function networkStats(ctx: { sql: Queryable; actor: Actor; siteMigrationsDir?: string }, options: NetworkStatsOptions = {}): Promise<NetworkStats> {
   authorize(ctx.actor, 'site.stats');
   const top = options.top ?? DEFAULT_STATS_TOP;
   if (!Number.isInteger(top) || top < 1 || top > MAX_STATS_TOP) throw new ValidationError(`--top must be a whole number from 1 to ${MAX_STATS_TOP}`, { top });
   const { sql } = ctx;
-  const migrationSet = await loadSiteMigrations(options.siteMigrationsDir ?? ctx.siteMigrationsDir ?? siteMigrationsDir());
+  const migrationSet = await loadSiteMigrations(ctx.siteMigrationsDir);
 
   const [[sites], [domains], [members], schemas, missing] = await Promise.all([
     sql<NetworkStats['sites'][]>`
@@ -86,15 +85,19 @@ export async function networkStats(ctx: { sql: Queryable; actor: Actor; siteMigr
   const siteSchemas = schemas.filter((schema): schema is SchemaSize => schema.slug !== null);
   const pending: NetworkStats['migrations']['pending'] = [];
   const integrityErrors: NetworkStats['migrations']['integrityErrors'] = [];
-  await forEachBounded(siteSchemas, HISTORY_READ_CONCURRENCY, async (site) => {
+  const histories = await readSiteHistories(sql, siteSchemas);
+  for (const site of siteSchemas) {
+    // A schema dropped since it was listed has no history to compare; the next run reports its drift.
+    const { history } = histories.get(site.schemaName)!;
+    if (!history) continue;
     try {
-      const names = pendingSiteMigrations(migrationSet, await readSiteHistory(sql, site.schemaName), site.schemaName).map((m) => m.name);
+      const names = pendingSiteMigrations(migrationSet, history, site.schemaName).map((m) => m.name);
       if (names.length > 0) pending.push({ slug: site.slug, pending: names });
     } catch (error) {
       if (!(error instanceof MigrationIntegrityError)) throw error;
       integrityErrors.push({ slug: site.slug, error: error.message });
     }
-  });
+  }
   pending.sort((a, b) => a.slug.localeCompare(b.slug));
   integrityErrors.sort((a, b) => a.slug.localeCompare(b.slug));
 
@@ -109,12 +112,4 @@ export async function networkStats(ctx: { sql: Queryable; actor: Actor; siteMigr
     drift: { schemasWithoutSite: schemas.filter((schema) => schema.slug === null).map((schema) => schema.schemaName).sort(), sitesWithoutSchema: [...missing] },
     migrations: { available: migrationSet.migrations.map((m) => m.name), sitesBehind: pending.length, pending, integrityErrors },
   };
-}
-
-async function forEachBounded<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

@@ -1,10 +1,10 @@
 import { recordAudit } from '../audit.js';
 import type { IndigoContext } from '../context.js';
-import { ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { getSiteBySlug, notifySiteChanged, lockSiteBySlug } from '../sites/queries.js';
 import type { Site } from '../sites/types.js';
-import {refuseDeleted, refuseNetworkAdmin } from './locked-site.js';
+import { refuseDeleted, refuseNetworkAdmin } from './locked-site.js';
+import { validateLabel } from '../labels.js';
 
 export const MAX_STATUS_REASON_LENGTH = 500;
 
@@ -16,11 +16,7 @@ export interface SiteStatusChange {
 
 export function validateStatusReason(reason: string | undefined): string | null {
   if (reason === undefined) return null;
-  const trimmed = reason.trim();
-  if (!trimmed) throw new ValidationError('the reason is empty; leave --reason out instead');
-  if (trimmed.length > MAX_STATUS_REASON_LENGTH) throw new ValidationError(`the reason is longer than ${MAX_STATUS_REASON_LENGTH} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new ValidationError('the reason contains control characters');
-  return trimmed;
+  return validateLabel(reason, 'the reason', MAX_STATUS_REASON_LENGTH, 'the reason is empty; leave --reason out instead');
 }
 
 /**

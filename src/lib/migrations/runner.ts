@@ -8,7 +8,7 @@ import { LOCK_CLASS_SITE } from '../db/locks.js';
 import { parseDuration } from '../duration.js';
 import { MigrationIntegrityError, ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
-import { siteMigrationsDir, type MigrationFile, type MigrationSet } from './files.js';
+import type { MigrationFile, MigrationSet } from './files.js';
 import {
   assertNoIntegrityProblems, listSiteTargets, parseSiteList, planSites, readSiteHistories,
   type SitePlan, type SiteSelection, type SiteTarget,
@@ -182,8 +182,7 @@ const RETRYABLE = new Set(['55P03', '40P01', '40001', '57P01', '08006', '08003',
 export async function migrateSites(ctx: IndigoContext, options: MigrateSitesOptions = {}): Promise<MigrateSitesReport> {
   authorize(ctx.actor, 'site.migrate');
   const opts = resolveMigrateSitesOptions(options);
-  const dir = opts.migrationsDir ?? ctx.siteMigrationsDir ?? siteMigrationsDir();
-  const set = await loadSiteMigrations(dir);
+  const set = await loadSiteMigrations(opts.migrationsDir ?? ctx.siteMigrationsDir);
   const run = new SiteMigrationRun(ctx, opts, set, options.onEvent ?? (() => {}));
   return run.execute();
 }

@@ -15,10 +15,14 @@ export function loadSharedMigrations(dir = packagedSharedMigrationsDir): Promise
   return loadMigrationSet(dir);
 }
 
+/** The applied network migrations; null when the history table does not exist (every command asks, so one query). */
 async function appliedShared(sql: Queryable): Promise<{ name: string; checksum: string }[] | null> {
-  const [{ exists }] = await sql<{ exists: boolean }[]>`select to_regclass(${`public.${SHARED_HISTORY_TABLE}`}) is not null as exists`;
-  if (!exists) return null;
-  return sql<{ name: string; checksum: string }[]>`select name, checksum from public.${sql(SHARED_HISTORY_TABLE)} order by name`;
+  try {
+    return await sql<{ name: string; checksum: string }[]>`select name, checksum from public.${sql(SHARED_HISTORY_TABLE)} order by name`;
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return null;
+    throw error;
+  }
 }
 
 function pendingShared(set: MigrationSet, applied: { name: string; checksum: string }[]): MigrationFile[] {

@@ -1,7 +1,6 @@
 import type { Actor } from '../context.js';
 import type { Queryable } from '../db/connect.js';
 import { authorize } from '../policy.js';
-import { siteMigrationsDir } from './files.js';
 import { listSiteTargets, parseSiteList, planSites, readSiteHistories, type SiteSelection } from './history.js';
 import { loadSiteMigrations, type AppliedMigration } from './site.js';
 
@@ -38,7 +37,7 @@ export async function siteMigrationStatus(
 ): Promise<MigrationStatusReport> {
   authorize(ctx.actor, 'site.list');
   const slugs = options.sites === undefined ? undefined : parseSiteList(options.sites);
-  const set = await loadSiteMigrations(options.migrationsDir ?? ctx.siteMigrationsDir ?? siteMigrationsDir());
+  const set = await loadSiteMigrations(options.migrationsDir ?? ctx.siteMigrationsDir);
   const targets = await listSiteTargets(ctx.sql, { slugs, status: options.status });
   const plans = planSites(set, targets, await readSiteHistories(ctx.sql, targets));
   const all = plans.map(({ site, history, pending, problem }): SiteMigrationState => ({

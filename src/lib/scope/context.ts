@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { ScopeNotConfiguredError, ScopeRequiredError } from './errors.js';
-import { assertQueueName, assertSiteSchemaName, normalizeSiteId, type SiteIdInput } from './names.js';
+import { assertQueueName, assertSiteSchemaName, keyPrefixOf, normalizeSiteId, queuePrefixOf, type SiteIdInput } from './names.js';
 
 /**
  * A resolved site, as `resolveHost`, `extractSiteContext` or a host application's own lookup
@@ -67,7 +67,7 @@ function toRecord(site: SiteContext): ScopeRecord {
   const scope: { siteId: string; schemaName: string; slug?: string; status?: string } = { siteId, schemaName };
   if (site.slug !== undefined) scope.slug = site.slug;
   if (site.status !== undefined) scope.status = site.status;
-  return { scope, keyPrefix: `site:${siteId}:`, queuePrefix: `site.${siteId}.` };
+  return { scope, keyPrefix: keyPrefixOf(siteId), queuePrefix: queuePrefixOf(siteId) };
 }
 
 /**

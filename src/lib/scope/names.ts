@@ -72,7 +72,12 @@ export function siteSearchPath(schemaName: string): string {
 
 /** `site:<siteId>:` — what every Redis key and channel of the site starts with. */
 export function siteKeyPrefix(siteId: SiteIdInput): string {
-  return `site:${normalizeSiteId(siteId)}:`;
+  return keyPrefixOf(normalizeSiteId(siteId));
+}
+
+/** siteKeyPrefix for an id normalizeSiteId already returned (withScope builds it once per scope). */
+export function keyPrefixOf(normalizedSiteId: string): string {
+  return `site:${normalizedSiteId}:`;
 }
 
 export function scopedKeyFor(siteId: SiteIdInput, key: string): string {
@@ -85,7 +90,12 @@ export function scopedKeyFor(siteId: SiteIdInput, key: string): string {
  * so the name parses back unambiguously (see `parseScopedQueueName`).
  */
 export function siteQueuePrefix(siteId: SiteIdInput): string {
-  return `site.${normalizeSiteId(siteId)}.`;
+  return queuePrefixOf(normalizeSiteId(siteId));
+}
+
+/** siteQueuePrefix for an id normalizeSiteId already returned. */
+export function queuePrefixOf(normalizedSiteId: string): string {
+  return `site.${normalizedSiteId}.`;
 }
 
 export function assertQueueName(name: string): string {

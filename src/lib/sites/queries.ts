@@ -57,3 +57,15 @@ export async function lockSiteBySlug(tx: Queryable, slug: string): Promise<Site>
   if (!site) throw new NotFoundError(`site "${slug}" was removed by another operation while this one waited for it`, { slug });
   return site;
 }
+
+export interface MemberRoleSummary {
+  total: number;
+  byRole: Record<string, number>;
+}
+
+/** How many members the site has, in all and per role (site:show, and what a hard delete removes). */
+export async function memberRoleSummary(sql: Queryable, siteId: number): Promise<MemberRoleSummary> {
+  const roles = await sql<{ role: string; count: number }[]>`
+    select role, count(*)::int as count from public.site_members where site_id = ${siteId} group by role order by role`;
+  return { total: roles.reduce((sum, row) => sum + row.count, 0), byRole: Object.fromEntries(roles.map((row) => [row.role, row.count])) };
+}

@@ -5,9 +5,10 @@ import { authorize } from '../policy.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import type { MigrationSet } from '../migrations/files.js';
 import { applySiteMigrations, loadSiteMigrations } from '../migrations/site.js';
-import { getSiteBySlug, notifySiteChanged, siteColumns } from './queries.js';
+import { getSiteBySlug, memberRoleSummary, notifySiteChanged, siteColumns, type MemberRoleSummary } from './queries.js';
 import { nameFromSlug, schemaNameForSlug, validateSlug } from './slug.js';
 import type { Site, SiteStatus } from './types.js';
+import { validateLabel } from '../labels.js';
 
 export const MAX_SITE_NAME_LENGTH = 200;
 
@@ -22,11 +23,7 @@ export interface CreateSiteResult {
 }
 
 export function validateSiteName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) throw new ValidationError('the site name is empty');
-  if (trimmed.length > MAX_SITE_NAME_LENGTH) throw new ValidationError(`the site name is longer than ${MAX_SITE_NAME_LENGTH} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new ValidationError('the site name contains control characters');
-  return trimmed;
+  return validateLabel(name, 'the site name', MAX_SITE_NAME_LENGTH);
 }
 
 /**
@@ -124,22 +121,20 @@ export interface SiteDomainSummary {
 
 export interface SiteDetail extends Site {
   domains: SiteDomainSummary[];
-  members: { total: number; byRole: Record<string, number> };
+  members: MemberRoleSummary;
 }
 
 export async function showSite(ctx: { sql: Queryable; actor: Actor }, slug: string): Promise<SiteDetail> {
   authorize(ctx.actor, 'site.show');
   const { sql } = ctx;
   const site = await getSiteBySlug(sql, slug);
-  const [domains, roles] = await Promise.all([
+  const [domains, members] = await Promise.all([
     sql<SiteDomainSummary[]>`
       select domain, is_primary as "isPrimary", verification_state as "verificationState", verified_at as "verifiedAt"
       from public.site_domains where site_id = ${site.id} order by is_primary desc, domain`,
-    sql<{ role: string; count: number }[]>`
-      select role, count(*)::int as count from public.site_members where site_id = ${site.id} group by role order by role`,
+    memberRoleSummary(sql, site.id),
   ]);
-  const byRole = Object.fromEntries(roles.map((row) => [row.role, row.count]));
-  return { ...site, domains: [...domains], members: { total: roles.reduce((sum, row) => sum + row.count, 0), byRole } };
+  return { ...site, domains: [...domains], members };
 }
 
 export interface UpdateSiteInput {

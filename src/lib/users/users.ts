@@ -4,6 +4,7 @@ import type { Actor, IndigoContext, NetworkRole } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { authorize } from '../policy.js';
 import { normalizeEmail } from './email.js';
+import { validateLabel } from '../labels.js';
 
 /** In increasing order of rights; the order of the `indigo_network_role` enum. */
 export const NETWORK_ROLES = ['none', 'staff', 'superadmin'] as const satisfies readonly NetworkRole[];
@@ -32,11 +33,7 @@ export function validateNetworkRole(input: string): NetworkRole {
 }
 
 export function validateUserName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) throw new ValidationError('the user name is empty');
-  if (trimmed.length > MAX_USER_NAME_LENGTH) throw new ValidationError(`the user name is longer than ${MAX_USER_NAME_LENGTH} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new ValidationError('the user name contains control characters');
-  return trimmed;
+  return validateLabel(name, 'the user name', MAX_USER_NAME_LENGTH);
 }
 
 function userColumns(sql: Queryable) {
