@@ -14,6 +14,9 @@ import { err as errColors } from './output.js';
  * What every command shares: the database connection (a URL or the embedded PostgreSQL), the
  * context passed to the library, `--json`, and the one place where errors become exit codes.
  */
+/** `--migrations-dir` of the migrate:* commands, under the name the README and DESIGN.md give its variable. */
+export const migrationsDirFlag = Flags.string({ env: 'INDIGO_SITE_MIGRATIONS', description: 'folder of the site migrations (default: the packaged migrations/site)' });
+
 export abstract class IndigoCommand extends Command {
   static enableJsonFlag = true;
 

@@ -1,5 +1,5 @@
-import { Listr, ListrLogger, ProcessOutput } from 'listr2';
-import { countOf, type ClonePhase, type CloneProgressEvent } from '../lib/lifecycle/clone.js';
+import type { ClonePhase, CloneProgressEvent } from '../lib/lifecycle/clone.js';
+import { countOf } from '../lib/labels.js';
 import { err } from './output.js';
 
 export interface CloneProgress {
@@ -92,7 +92,8 @@ class ListrCloneProgress implements CloneProgress {
       done.catch(() => {});
       this.steps.set(key, { title, settle, done });
     }
-    const list = new Listr(
+    // listr2 is loaded only for a terminal: piped and --json clones skip its start-up cost.
+    this.running = import('listr2').then(({ Listr, ListrLogger, ProcessOutput }) => new Listr(
       [...this.steps.values()].map((step) => ({
         title: step.title,
         task: async (_: unknown, task: { title: string }) => {
@@ -103,8 +104,7 @@ class ListrCloneProgress implements CloneProgress {
         exitOnError: true,
         rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
       },
-    );
-    this.running = list.run().then(
+    ).run()).then(
       () => {},
       () => {},
     );

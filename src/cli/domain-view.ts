@@ -30,10 +30,9 @@ export const checkFlags = {
     min: 1,
     max: MAX_VERIFY_CONCURRENCY,
     default: DEFAULT_VERIFY_CONCURRENCY,
-    env: 'INDIGO_VERIFY_CONCURRENCY',
     description: 'DNS checks in flight at once',
   }),
-  timeout: Flags.string({ default: '5s', env: 'INDIGO_VERIFY_TIMEOUT', description: "deadline of one domain's check, e.g. 5s, 1500ms" }),
+  timeout: Flags.string({ default: '5s', description: "deadline of one domain's check, e.g. 5s, 1500ms" }),
 };
 
 export function parseTimeoutFlag(value: string): number {

@@ -12,3 +12,8 @@ export function validateLabel(input: string, what: string, max: number, whenEmpt
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new ValidationError(`${what} contains control characters`);
   return trimmed;
 }
+
+/** `1 row`, `2 rows`: counts read as sentences. */
+export function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}

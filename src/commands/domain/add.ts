@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { input } from '@inquirer/prompts';
 import { resolveSiteFlag, siteFlag } from '../../cli/active-site.js';
 import { IndigoCommand } from '../../cli/base-command.js';
 import { baseDomainFlag, domainLabel, parseBaseDomainFlag, renderChallenge } from '../../cli/domain-view.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, input } from '../../cli/interactive.js';
 import { addDomain, type AddDomainResult } from '../../lib/domains/domains.js';
 import { normalizeDomain } from '../../lib/domains/normalize.js';
 import { ValidationError } from '../../lib/errors.js';

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { input } from '@inquirer/prompts';
 import { IndigoCommand } from '../../cli/base-command.js';
 import { domainLabel, renderDomain } from '../../cli/domain-view.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, input } from '../../cli/interactive.js';
 import { out } from '../../cli/output.js';
 import { parseStoredDomain, removeDomain, type SiteDomain } from '../../lib/domains/domains.js';
 import { normalizeHost } from '../../lib/domains/normalize.js';

@@ -11,8 +11,8 @@ export default class DomainWorker extends IndigoCommand {
     'Each pass does what domain:verify --all does, except that verified domains are re-checked only every --recheck; then the worker waits --interval. Any number of workers and cron runs may share a network: a domain is never checked by two at once. On SIGTERM or SIGINT the worker claims nothing more, finishes the checks in flight, releases the rest and exits 0.';
   static examples = ['<%= config.bin %> domain:worker', '<%= config.bin %> domain:worker --interval 30s --recheck 6h'];
   static flags = {
-    interval: Flags.string({ default: '60s', env: 'INDIGO_VERIFY_INTERVAL', description: 'pause between passes, e.g. 60s, 5m' }),
-    recheck: Flags.string({ default: '1h', env: 'INDIGO_VERIFY_RECHECK', description: 'how often a verified domain is re-checked, e.g. 1h' }),
+    interval: Flags.string({ default: '60s', description: 'pause between passes, e.g. 60s, 5m' }),
+    recheck: Flags.string({ default: '1h', description: 'how often a verified domain is re-checked, e.g. 1h' }),
     ...checkFlags,
   };
 

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { input, select } from '@inquirer/prompts';
 import { siteFlag, resolveSiteFlag } from '../../cli/active-site.js';
 import { IndigoCommand } from '../../cli/base-command.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, input, select } from '../../cli/interactive.js';
 import { addMember, MEMBER_ROLES, validateMemberRole, type AddMemberResult } from '../../lib/members/members.js';
 import { checkEmail, normalizeEmail } from '../../lib/users/email.js';
 import { validateUserName } from '../../lib/users/users.js';

@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { IndigoCommand } from '../../cli/base-command.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
-import { input } from '@inquirer/prompts';
+import { IndigoCommand, migrationsDirFlag } from '../../cli/base-command.js';
+import { canPrompt, missingValue, input } from '../../cli/interactive.js';
 import { createMigrationFile, validateMigrationName, type CreateMigrationResult } from '../../lib/migrations/create.js';
 import { siteMigrationsDir } from '../../lib/migrations/files.js';
 
@@ -14,7 +13,7 @@ export default class MigrateCreate extends IndigoCommand {
   };
   static flags = {
     'no-transaction': Flags.boolean({ description: 'mark it to run outside a transaction (CREATE INDEX CONCURRENTLY and the like)' }),
-    'migrations-dir': Flags.string({ env: 'INDIGO_SITE_MIGRATIONS', description: 'folder of the site migrations (default: the packaged migrations/site)' }),
+    'migrations-dir': migrationsDirFlag,
   };
 
   async run(): Promise<CreateMigrationResult> {

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { IndigoCommand } from '../../cli/base-command.js';
+import { IndigoCommand, migrationsDirFlag } from '../../cli/base-command.js';
 import { migrateProgressMode, runWithMigrateProgress } from '../../cli/migrate-progress.js';
 import { out, renderTable } from '../../cli/output.js';
 import { ExitCode } from '../../lib/errors.js';
@@ -17,16 +17,16 @@ export default class MigrateSites extends IndigoCommand {
   protected idleTimeoutSeconds = 1;
 
   static flags = {
-    concurrency: Flags.integer({ char: 'c', env: 'INDIGO_MIGRATE_CONCURRENCY', description: 'sites migrated at once (default: twice the CPU cores, 2 to 8); uses this many connections plus one' }),
+    concurrency: Flags.integer({ char: 'c', description: 'sites migrated at once (default: twice the CPU cores, 2 to 8); uses this many connections plus one' }),
     sites: Flags.string({ description: 'only these sites: comma-separated slugs' }),
     status: Flags.string({ options: ['active', 'all'], default: 'all', description: 'all sites (suspended and soft-deleted included), or only active ones' }),
     'dry-run': Flags.boolean({ description: 'print which migrations would run on each site and change nothing' }),
-    'lock-timeout': Flags.string({ env: 'INDIGO_LOCK_TIMEOUT', default: '5s', description: 'lock_timeout of each statement (e.g. 500ms, 5s; 0 waits forever); a site that hits it is retried' }),
-    'statement-timeout': Flags.string({ env: 'INDIGO_STATEMENT_TIMEOUT', default: '0', description: 'statement_timeout of each statement (0: none)' }),
-    retries: Flags.integer({ env: 'INDIGO_MIGRATE_RETRIES', default: 3, description: 'attempts after a lock timeout, deadlock or dropped connection, with backoff, before a site counts as failed' }),
+    'lock-timeout': Flags.string({ default: '5s', description: 'lock_timeout of each statement (e.g. 500ms, 5s; 0 waits forever); a site that hits it is retried' }),
+    'statement-timeout': Flags.string({ default: '0', description: 'statement_timeout of each statement (0: none)' }),
+    retries: Flags.integer({ default: 3, description: 'attempts after a lock timeout, deadlock or dropped connection, with backoff, before a site counts as failed' }),
     'fail-fast': Flags.boolean({ description: 'start no more sites after the first failure (the rest are reported as skipped)' }),
     wait: Flags.boolean({ default: true, allowNo: true, description: 'queue behind a migrate:sites already running (--no-wait: exit 4 at once, naming it)' }),
-    'migrations-dir': Flags.string({ env: 'INDIGO_SITE_MIGRATIONS', description: 'folder of the site migrations (default: the packaged migrations/site)' }),
+    'migrations-dir': migrationsDirFlag,
   };
 
   async run(): Promise<MigrateSitesReport> {

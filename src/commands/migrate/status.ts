@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
-import { IndigoCommand } from '../../cli/base-command.js';
+import { IndigoCommand, migrationsDirFlag } from '../../cli/base-command.js';
+import { countOf } from '../../lib/labels.js';
 import { out, renderTable } from '../../cli/output.js';
 import { parseSiteList } from '../../lib/migrations/history.js';
 import { siteMigrationStatus, type MigrationStatusReport } from '../../lib/migrations/status.js';
@@ -11,7 +12,7 @@ export default class MigrateStatus extends IndigoCommand {
     pending: Flags.boolean({ description: 'only sites that are behind (or whose history disagrees with the files)' }),
     sites: Flags.string({ description: 'only these sites: comma-separated slugs' }),
     status: Flags.string({ options: ['active', 'all'], default: 'all', description: 'all sites, or only active ones' }),
-    'migrations-dir': Flags.string({ env: 'INDIGO_SITE_MIGRATIONS', description: 'folder of the site migrations (default: the packaged migrations/site)' }),
+    'migrations-dir': migrationsDirFlag,
   };
 
   async run(): Promise<MigrationStatusReport> {
@@ -31,7 +32,7 @@ export default class MigrateStatus extends IndigoCommand {
         ])));
       }
       const { summary } = report;
-      this.log(`${summary.upToDate} site${summary.upToDate === 1 ? '' : 's'} up to date, ${summary.behind} behind${summary.invalid ? `, ${summary.invalid} with a history that disagrees with the files` : ''} (${report.migrations.length} migrations in ${report.migrationsDir})`);
+      this.log(`${countOf(summary.upToDate, 'site')} up to date, ${summary.behind} behind${summary.invalid ? `, ${summary.invalid} with a history that disagrees with the files` : ''} (${countOf(report.migrations.length, 'migration')} in ${report.migrationsDir})`);
     }
     return report;
   }

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { input } from '@inquirer/prompts';
 import { IndigoCommand } from '../../cli/base-command.js';
 import { createCloneProgress } from '../../cli/clone-progress.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, input } from '../../cli/interactive.js';
 import { renderRecord } from '../../cli/output.js';
 import { renderSite } from '../../cli/site-view.js';
 import { cloneSite, type CloneSiteResult } from '../../lib/lifecycle/clone.js';

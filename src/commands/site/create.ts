@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { input } from '@inquirer/prompts';
 import { IndigoCommand } from '../../cli/base-command.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { countOf } from '../../lib/labels.js';
+import { canPrompt, missingValue, input } from '../../cli/interactive.js';
 import { renderSite } from '../../cli/site-view.js';
 import { createSite, type CreateSiteResult } from '../../lib/sites/sites.js';
 import { checkSlug, nameFromSlug, validateSlug } from '../../lib/sites/slug.js';
@@ -30,7 +30,7 @@ export default class SiteCreate extends IndigoCommand {
     const ctx = await this.openContext(flags);
     const result = await createSite(ctx, { slug, name });
     if (!this.jsonEnabled()) {
-      this.log(`Created site ${result.site.slug} (${result.migrationsApplied.length} migrations applied).`);
+      this.log(`Created site ${result.site.slug} (${countOf(result.migrationsApplied.length, 'migration')} applied).`);
       this.log(renderSite(result.site));
     }
     return result;

@@ -1,10 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { input } from '@inquirer/prompts';
 import { IndigoCommand } from '../../cli/base-command.js';
-import { out, renderRecord, renderTable } from '../../cli/output.js';
-import { canPrompt } from '../../cli/interactive.js';
-import { renderSite } from '../../cli/site-view.js';
-import { hardDeleteSite, type HardDeleteResult, type RedisPurgeOutcome, type SiteRemoval } from '../../lib/lifecycle/hard-delete.js';
+import { out, renderRecord } from '../../cli/output.js';
+import { canPrompt, input } from '../../cli/interactive.js';
+import { describeRedisPurge, renderRemoval, renderSite } from '../../cli/site-view.js';
+import { hardDeleteSite, type HardDeleteResult } from '../../lib/lifecycle/hard-delete.js';
 import { parseGracePeriod, softDeleteSite, type SoftDeleteResult } from '../../lib/lifecycle/soft-delete.js';
 
 export default class SiteDelete extends IndigoCommand {
@@ -60,22 +59,4 @@ export default class SiteDelete extends IndigoCommand {
     }
     return result;
   }
-}
-
-/** What a hard delete or a purge removed, for people. */
-export function renderRemoval(removal: SiteRemoval): string {
-  const roles = Object.entries(removal.members.byRole).map(([role, count]) => `${count} ${role}`).join(', ');
-  const summary = renderRecord([
-    ['schema', removal.schemaExisted ? `${removal.site.schemaName} (${removal.tables.length} tables, ${removal.rows} rows)` : `${removal.site.schemaName} (was already missing)`],
-    ['domains', removal.domains.length ? removal.domains.join(', ') : 0],
-    ['members', removal.members.total ? `${removal.members.total} (${roles})` : 0],
-  ]);
-  if (removal.tables.length === 0) return summary;
-  return `${renderTable(['table', 'rows'], removal.tables.map((table) => [table.table, table.rows]))}\n${summary}`;
-}
-
-export function describeRedisPurge(redis: RedisPurgeOutcome): string {
-  if ('failed' in redis) return out.yellow(`not purged: ${redis.error}`);
-  if (redis.skipped) return `skipped (${redis.reason})`;
-  return `${redis.keys} keys, ${redis.queues.length} queues (${redis.jobs} jobs) removed`;
 }

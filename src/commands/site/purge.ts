@@ -3,7 +3,7 @@ import { IndigoCommand } from '../../cli/base-command.js';
 import { err, renderTable } from '../../cli/output.js';
 import { PartialFailureError } from '../../lib/errors.js';
 import { purgeExpiredSites, type PurgeOutcome, type PurgeSitesResult } from '../../lib/lifecycle/hard-delete.js';
-import { describeRedisPurge } from './delete.js';
+import { describeRedisPurge } from '../../cli/site-view.js';
 
 export default class SitePurge extends IndigoCommand {
   static summary = 'Hard-delete every soft-deleted site whose grace period has passed (for cron)';

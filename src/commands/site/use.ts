@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { search } from '@inquirer/prompts';
 import { clearActiveSite, databaseKey, readActiveSite, storeActiveSite, type StoredActiveSite } from '../../cli/active-site.js';
 import { IndigoCommand } from '../../cli/base-command.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, search } from '../../cli/interactive.js';
 import { checkActiveSite, chooseActiveSite } from '../../lib/actor.js';
 import type { IndigoContext } from '../../lib/context.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';

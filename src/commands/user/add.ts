@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { input, select } from '@inquirer/prompts';
 import { IndigoCommand } from '../../cli/base-command.js';
-import { canPrompt, missingValue } from '../../cli/interactive.js';
+import { canPrompt, missingValue, input, select } from '../../cli/interactive.js';
 import { renderRecord } from '../../cli/output.js';
 import { checkEmail, normalizeEmail } from '../../lib/users/email.js';
 import { addUser, NETWORK_ROLES, validateUserName, type User } from '../../lib/users/users.js';

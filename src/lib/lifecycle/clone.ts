@@ -22,6 +22,7 @@ import {
 } from './clone-ddl.js';
 import {recordedSiteSchema, refuseDeleted } from './locked-site.js';
 import { lockSchemaRelations, outsideDependents, schemaExists, type TableRows } from './schema-catalog.js';
+import { countOf } from '../labels.js';
 
 export type ClonePhase = 'structure' | 'rows' | 'indexes' | 'foreign-keys' | 'sequences' | 'members' | 'verify';
 
@@ -147,10 +148,7 @@ export async function cloneSite(ctx: IndigoContext, input: CloneSiteInput): Prom
   });
 }
 
-/** `1 row`, `2 rows`: the phase details read as sentences. */
-export function countOf(count: number, noun: string, plural = `${noun}s`): string {
-  return `${count} ${count === 1 ? noun : plural}`;
-}
+export { countOf } from '../labels.js';
 
 /**
  * The migration history belongs to the schema, not to the content: a schema-only clone has the

@@ -1,5 +1,4 @@
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConnectionError, ValidationError } from '../errors.js';
 import {
   escapeRedisGlob,
@@ -131,6 +130,9 @@ export async function purgeSiteQueues(options: PurgeSiteQueuesOptions): Promise<
   for (const name of options.queueNames ?? []) names.add(scopedQueueNameFor(siteId, name));
 
   const queues: QueuePurgeResult[] = [];
+  // Loaded here, not at the top: site:delete and site:purge import this module, and BullMQ with
+  // ioredis costs every one of their starts ~220 ms whether or not Redis is configured.
+  const { Queue } = await import('bullmq');
   for (const name of [...names].sort()) {
     const queue = new Queue(name, { connection: options.connection, prefix });
     try {
@@ -184,6 +186,7 @@ export async function purgeSiteRedis(options: PurgeSiteRedisOptions): Promise<Pu
   const url = options.redisUrl || process.env.REDIS_URL;
   if (!url) return { skipped: true, reason: 'REDIS_URL is not set, so there are no Redis keys or queues to purge' };
 
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
